@@ -1,0 +1,96 @@
+"""create_app(): routers, middleware, error handlers and the lifespan that owns every client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from sqlalchemy.engine import URL
+from fastapi.middleware.cors import CORSMiddleware
+
+from kura import __version__
+from kura.config import Settings, load_settings
+from kura.db.engine import Database
+from kura.db.location import configured_url, embedded_server
+from kura.errors import ConfigError
+from kura.handlers import install_error_handlers
+from kura.logging import configure_logging, configure_sentry, get_logger
+from kura.middleware import RequestContextMiddleware
+from kura.ops.endpoints import router as ops_router
+
+API_PREFIX = "/api/v1"
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the ASGI app. Nothing connects until the lifespan starts.
+
+    `database` lets a caller (the tests) supply sessions bound to its own connection; the app
+    then neither creates nor disposes an engine and runs no worker.
+    """
+    settings = settings or load_settings()
+    problems = settings.production_problems()
+    if problems:
+        raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")
+    configure_logging(settings)
+    configure_sentry(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            db = database
+            if db is None:
+                url = configured_url(settings)
+                if url is None:  # run by a bare ASGI server without `kura serve`
+                    server = embedded_server(settings)
+                    url = await asyncio.to_thread(server.start)
+                    stack.callback(server.stop)
+                db = Database.connect(url)
+                stack.push_async_callback(db.dispose)
+                if settings.kura_run_worker:
+                    await stack.enter_async_context(_in_process_worker(url, db))
+            app.state.database = db
+            log.info("app.started", version=__version__, environment=settings.environment)
+            yield
+        log.info("app.stopped")
+
+    app = FastAPI(
+        title="KURA OS API",
+        version=__version__,
+        summary="The operating system for therapists' and healers' practices.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.backend_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.backend_cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(ops_router)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _in_process_worker(url: URL, database: Database) -> AsyncIterator[None]:
+    # Imported here: the queue is not needed to import the app (cold start) or in tests.
+    from kura.jobs.queue import job_queue
+    from kura.jobs.worker import run_worker
+
+    async with job_queue(url) as queue:
+        task = asyncio.create_task(run_worker(queue, database, install_signal_handlers=False))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

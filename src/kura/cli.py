@@ -1,0 +1,256 @@
+"""The `kura` command: serve, migrate, worker, config check, db url."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import URL
+
+from kura import __version__
+from kura.config import Settings, load_settings
+from kura.errors import ConfigError, StartupError
+
+app = typer.Typer(
+    help="KURA OS — the API server for therapists' and healers' practices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+
+@contextmanager
+def _clean_failures() -> Iterator[None]:
+    """Turn the failures a user can fix into one line and exit code 2 — never a traceback."""
+    from psycopg import OperationalError as PsycopgOperationalError
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except (ConfigError, StartupError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except (OperationalError, PsycopgOperationalError) as exc:
+        cause = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        err.print(f"[bold red]error:[/] database error: {cause}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _settings() -> Settings:
+    from kura.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    return settings
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartupError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Stop the process using it "
+                "or choose another port with --port or PORT."
+            ) from None
+
+
+def _check_reachable(url: URL) -> None:
+    import psycopg
+
+    from kura.db.urls import libpq_conninfo, where
+
+    try:
+        with psycopg.connect(libpq_conninfo(url), connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        raise StartupError(
+            f"Cannot connect to the database at {where(url)}. Check DATABASE_URL and that "
+            "the server (or the Cloud SQL proxy) is running."
+        ) from None
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # uvicorn re-raises the signal it caught after its graceful shutdown; raising SystemExit
+    # (instead of dying) lets the embedded database be released by our `finally` blocks.
+    raise SystemExit(128 + signum)
+
+
+def _run(func: Callable[[], T]) -> T:
+    with _clean_failures():
+        return func()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default 127.0.0.1; 0.0.0.0 in production).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    worker: Annotated[bool, typer.Option(help="Run the job worker in this process.")] = True,
+) -> None:
+    """Serve the API. Without DATABASE_URL it starts the embedded PostgreSQL and migrates it."""
+    import uvicorn
+
+    from kura.db.location import database_url
+    from kura.db.migrate import current_revisions, head_revisions, upgrade_heads
+    from kura.db.urls import describe
+    from kura.logging import get_logger
+
+    log = get_logger("kura.cli")
+
+    def start() -> None:
+        settings = _settings()
+        problems = settings.production_problems()
+        if problems:
+            raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")
+        bind_host = host or settings.bind_host
+        bind_port = port or settings.port
+        _check_port_free(bind_host, bind_port)
+        with database_url(settings) as url:
+            _check_reachable(url)
+            if settings.is_production:
+                # The migration job (`kura migrate`) owns the schema; a server never migrates.
+                if current_revisions(url) != head_revisions():
+                    log.warning("db.schema_not_at_head", hint="run the kura-migrator job")
+            else:
+                upgrade_heads(url)
+            os.environ["DATABASE_URL"] = describe(url, show_password=True)
+            os.environ["KURA_RUN_WORKER"] = "true" if worker else "false"
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            log.info("serve.listening", url=f"http://{bind_host}:{bind_port}", version=__version__)
+            uvicorn.run(
+                "kura.app:create_app",
+                factory=True,
+                host=bind_host,
+                port=bind_port,
+                reload=reload,
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                timeout_graceful_shutdown=20,
+            )
+
+    _run(start)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply all migrations (`alembic upgrade heads`) — the migration job's command."""
+    from kura.db.location import database_url
+    from kura.db.migrate import current_revisions, upgrade_heads
+
+    def run() -> None:
+        settings = _settings()
+        with database_url(settings) as url:
+            _check_reachable(url)
+            upgrade_heads(url)
+            out.print(f"Database at revision {', '.join(sorted(current_revisions(url)))}")
+
+    _run(run)
+
+
+@app.command()
+def worker() -> None:
+    """Run a standalone job worker (periodic jobs included) until interrupted."""
+    from kura.db.engine import Database
+    from kura.db.location import database_url
+    from kura.jobs.queue import job_queue
+    from kura.jobs.worker import run_worker
+
+    async def work(url: URL) -> None:
+        database = Database.connect(url)
+        try:
+            async with job_queue(url) as queue:
+                await run_worker(queue, database, install_signal_handlers=True)
+        finally:
+            await database.dispose()
+
+    def run() -> None:
+        settings = _settings()
+        with database_url(settings) as url:
+            _check_reachable(url)
+            asyncio.run(work(url))
+
+    _run(run)
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Show each integration as configured / not configured / invalid (never a value)."""
+    from kura.ops.integrations import integration_statuses
+
+    def run() -> None:
+        settings = load_settings()
+        statuses = integration_statuses(settings)
+        table = Table(title=f"KURA OS {__version__} — {settings.environment}")
+        for column in ("integration", "state", "required", "note"):
+            table.add_column(column)
+        colours = {"configured": "green", "not configured": "yellow", "invalid": "red"}
+        for status in statuses:
+            table.add_row(
+                status.name,
+                f"[{colours[status.state]}]{status.state}[/]",
+                "yes" if status.required else "",
+                status.note,
+            )
+        out.print(table)
+        blocking = [s.name for s in statuses if s.blocking or s.state == "invalid"]
+        if blocking and settings.is_production:
+            err.print(f"[bold red]error:[/] not ready for production: {', '.join(blocking)}")
+            raise typer.Exit(1)
+
+    _run(run)
+
+
+@db_app.command("url")
+def db_url(
+    show_password: Annotated[bool, typer.Option(help="Print the password too.")] = False,
+) -> None:
+    """Print the database URL (password masked unless --show-password)."""
+    from kura.db.location import configured_url, embedded_server
+    from kura.db.urls import describe
+
+    def run() -> None:
+        settings = load_settings()
+        url = configured_url(settings)
+        if url is None:
+            url = embedded_server(settings).running_url()
+            if url is None:
+                raise StartupError(
+                    f"The embedded database in {settings.kura_data_dir} is not running; "
+                    "`kura serve` starts it."
+                )
+        out.print(describe(url, show_password=show_password), highlight=False, soft_wrap=True)
+
+    _run(run)
+
+
+@app.callback(invoke_without_command=True)
+def _version(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    app(prog_name="kura")

@@ -1,0 +1,200 @@
+"""Settings: every environment variable and secret the service reads, validated once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from kura.errors import ConfigError
+
+Environment = Literal["development", "test", "production"]
+
+# Values that setup scripts and templates use to mean "fill me in". A secret holding one of these
+# is treated as absent: production refuses it, `kura config check` reports it.
+_PLACEHOLDER_MARKERS = (
+    "change_this",
+    "changeme",
+    "change-me",
+    "placeholder",
+    "replace_me",
+    "replace-me",
+    "set_me",
+    "set-me",
+    "your_",
+    "your-",
+    "xxxx",
+)
+
+
+def is_placeholder(value: str | None) -> bool:
+    """True for empty values and the usual fill-me-in markers."""
+    if value is None or not value.strip():
+        return True
+    lowered = value.strip().lower()
+    return any(marker in lowered for marker in _PLACEHOLDER_MARKERS) or lowered in {"todo", "none"}
+
+
+def secret_value(secret: SecretStr | None) -> str | None:
+    """The plain value of an optional secret, or None when unset or a placeholder."""
+    if secret is None:
+        return None
+    value = secret.get_secret_value()
+    return None if is_placeholder(value) else value
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    environment: Environment = "development"
+    port: int = Field(default=8000, ge=1, le=65535)
+    host: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] | None = None
+    kura_data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("kura")))
+    kura_run_worker: bool = True
+
+    database_url: SecretStr | None = None
+    db_password: SecretStr | None = None
+    secret_key: SecretStr | None = None
+
+    public_base_url: str | None = None
+    frontend_url: str = "http://localhost:3001"
+    backend_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_price_id_pro: str | None = None
+    stripe_price_id_center: str | None = None
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_whatsapp_number: str | None = None
+
+    openai_api_key: SecretStr | None = None
+    google_api_key: SecretStr | None = None
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    brevo_api_key: SecretStr | None = None
+
+    sentry_dsn: SecretStr | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    google_cloud_project: str | None = None
+
+    @field_validator("backend_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError("must be a JSON list or a comma-separated list") from exc
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_base_url", "frontend_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return secret_value(self.database_url) is None and not self.is_production
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.is_production else "console"
+
+    @property
+    def bind_host(self) -> str:
+        """Cloud Run needs 0.0.0.0; a laptop should not expose the API to its network."""
+        if self.host:
+            return self.host
+        return "0.0.0.0" if self.is_production else "127.0.0.1"  # noqa: S104 - container port
+
+    @cached_property
+    def signing_key(self) -> SecretStr:
+        """The key that signs sessions; in development one is generated once per data dir."""
+        configured = secret_value(self.secret_key)
+        if configured is not None:
+            return SecretStr(configured)
+        if self.is_production:
+            raise ConfigError("SECRET_KEY is not set. Set it (Secret Manager secret SECRET_KEY).")
+        return SecretStr(_development_secret_key(self.kura_data_dir))
+
+    def production_problems(self) -> list[str]:
+        """What stops this configuration from serving production traffic (empty when fine)."""
+        problems: list[str] = []
+        if not self.is_production:
+            return problems
+        if secret_value(self.database_url) is None:
+            problems.append("DATABASE_URL is missing or a placeholder")
+        key = secret_value(self.secret_key)
+        if key is None:
+            problems.append("SECRET_KEY is missing or a placeholder")
+        elif len(key) < 32:
+            problems.append("SECRET_KEY is shorter than 32 characters")
+        return problems
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret value, for log redaction."""
+        values: list[str] = []
+        for name in type(self).model_fields:
+            field_value = getattr(self, name)
+            if isinstance(field_value, SecretStr):
+                plain = field_value.get_secret_value()
+                if len(plain) >= 6:
+                    values.append(plain)
+        return values
+
+
+def _development_secret_key(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must end up with the same key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_input=False, include_url=False):
+            variable = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            lines.append(f"{variable}: {error['msg']}")
+        raise ConfigError("Invalid configuration — " + "; ".join(lines)) from None

@@ -1,0 +1,1 @@
+"""Background jobs on a PostgreSQL-backed queue (procrastinate): no Redis, same transaction."""

@@ -1,0 +1,45 @@
+"""The job queue app, its connection pool, and deferring inside a request's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import procrastinate
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.db.urls import libpq_conninfo
+from kura.jobs import maintenance
+
+# Tasks register here at import; nothing connects until open_queue() is called.
+job_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+job_app.add_tasks_from(maintenance.blueprint, namespace="maintenance")
+
+
+@asynccontextmanager
+async def job_queue(url: URL, *, max_size: int = 4) -> AsyncIterator[procrastinate.App]:
+    """Connect the queue with its own pool (the worker LISTENs outside request transactions)."""
+    connector = procrastinate.PsycopgConnector(
+        conninfo=libpq_conninfo(url),
+        min_size=1,
+        max_size=max_size,
+        kwargs={"application_name": "kura-jobs"},
+    )
+    with job_app.replace_connector(connector):
+        await job_app.open_async()
+        try:
+            yield job_app
+        finally:
+            await job_app.close_async()
+
+
+async def defer_in_transaction(
+    session: AsyncSession, task: procrastinate.tasks.Task[Any, Any, Any], **kwargs: Any
+) -> int:
+    """Enqueue `task` on the session's own connection: it exists only if the session commits."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    job_id: int = await task.configure(connection=raw.driver_connection).defer_async(**kwargs)
+    return job_id

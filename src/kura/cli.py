@@ -101,7 +101,9 @@ def _run(func: Callable[[], T]) -> T:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface (default 127.0.0.1; 0.0.0.0 in production).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface (default 127.0.0.1; 0.0.0.0 in production).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
     worker: Annotated[bool, typer.Option(help="Run the job worker in this process.")] = True,

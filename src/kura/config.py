@@ -7,6 +7,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -167,6 +168,9 @@ class Settings(BaseSettings):
                 plain = field_value.get_secret_value()
                 if len(plain) >= 6:
                     values.append(plain)
+        url_password = urlsplit(secret_value(self.database_url) or "").password
+        if url_password and len(url_password) >= 6:
+            values.extend({url_password, unquote(url_password)})
         return values
 
 

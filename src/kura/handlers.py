@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -14,7 +15,7 @@ from kura.errors import KuraError
 
 
 def _error(
-    status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    status: int, code: str, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail, **extra}, status, headers=headers)
 

@@ -53,9 +53,9 @@ class Database:
         )
         return cls(connection.engine, sessionmaker=sessionmaker, owns_engine=False)
 
-    async def ping(self, *, timeout: float = 3.0) -> None:
-        """Raise when the database does not answer SELECT 1 within `timeout` seconds."""
-        async with asyncio.timeout(timeout), self.engine.connect() as conn:
+    async def ping(self, *, within_seconds: float = 3.0) -> None:
+        """Raise when the database does not answer SELECT 1 within the given time."""
+        async with asyncio.timeout(within_seconds), self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:

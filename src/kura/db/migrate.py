@@ -17,6 +17,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MIGRATION_LOCK_KEY = 0x4B555241_4D494752  # "KURAMIGR"
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Autogenerate filter: procrastinate's tables come from its own SQL, not our models."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def alembic_config(url: URL | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

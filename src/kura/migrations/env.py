@@ -8,16 +8,11 @@ from alembic import context
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
-from kura.db.migrate import MIGRATION_LOCK_KEY
+from kura.db.migrate import MIGRATION_LOCK_KEY, include_object
 from kura.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    # procrastinate owns its tables; its schema is applied by our migrations but not modelled.
-    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
 
 
 def run_migrations(url: Any) -> None:

@@ -29,7 +29,7 @@ async def health() -> dict[str, str]:
 async def ready(request: Request) -> JSONResponse:
     """Readiness: the database answers within 3 seconds."""
     try:
-        await get_database(request).ping(timeout=3.0)
+        await get_database(request).ping(within_seconds=3.0)
     except Exception as exc:
         log.warning("health.database_unreachable", error=type(exc).__name__)
         body = Readiness(status="unavailable", checks={"database": "unreachable"})

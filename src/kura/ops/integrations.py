@@ -54,7 +54,9 @@ def _check(
         value = present[key]
         if value is not None and not value.startswith(allowed):
             expected = " or ".join(allowed)
-            return IntegrationStatus(name, "invalid", f"{key} should start with {expected}", required)
+            return IntegrationStatus(
+                name, "invalid", f"{key} should start with {expected}", required
+            )
     return IntegrationStatus(name, "configured", "", required)
 
 
@@ -123,8 +125,10 @@ def integration_statuses(settings: Settings) -> list[IntegrationStatus]:
         ),
         _check(
             "stripe prices",
-            {"STRIPE_PRICE_ID_PRO": settings.stripe_price_id_pro,
-             "STRIPE_PRICE_ID_CENTER": settings.stripe_price_id_center},
+            {
+                "STRIPE_PRICE_ID_PRO": settings.stripe_price_id_pro,
+                "STRIPE_PRICE_ID_CENTER": settings.stripe_price_id_center,
+            },
             prefixes={"STRIPE_PRICE_ID_PRO": ("price_",), "STRIPE_PRICE_ID_CENTER": ("price_",)},
             offline="subscription checkout disabled",
         ),

@@ -1,0 +1,5 @@
+"""`python -m kura` is the `kura` command."""
+
+from kura.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""Test harness: one embedded PostgreSQL per session, migrated by Alembic, each test rolled back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+
+from kura.app import create_app
+from kura.config import Settings, load_settings
+from kura.db.embedded import EmbeddedPostgres
+from kura.db.engine import Database
+from kura.db.migrate import upgrade_heads
+from kura.db.urls import describe
+
+# The developer's own environment must not leak into tests (a real DATABASE_URL, say).
+for _name in list(os.environ):
+    if _name in {n.upper() for n in Settings.model_fields}:
+        del os.environ[_name]
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kura-data")
+
+
+@pytest.fixture(scope="session")
+def pg_server(data_dir: Path) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(data_dir, database="kura_test")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def db_url(pg_server: EmbeddedPostgres) -> URL:
+    url = pg_server.url()
+    upgrade_heads(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(db_url: URL, data_dir: Path) -> Settings:
+    return load_settings(
+        environment="test",
+        database_url=describe(db_url, show_password=True),
+        kura_data_dir=data_dir,
+        kura_run_worker=False,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(db_url: URL) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def database(connection: AsyncConnection) -> Database:
+    return Database.for_connection(connection)
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    async with database.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> FastAPI:
+    return create_app(settings, database=database)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(transport=ASGITransport(manager.app), base_url="http://test") as client,
+    ):
+        yield client

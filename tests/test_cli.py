@@ -1,0 +1,210 @@
+"""The `kura` command, run as a user would: clear one-line errors, real serve lifecycle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.engine import URL
+
+from kura import __version__
+from kura.db.urls import describe, libpq_conninfo
+
+KURA = [sys.executable, "-m", "kura"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+    env.update(extra)
+    return env
+
+
+def kura(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*KURA, *args], env=_env(**env), capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    return lines[0]
+
+
+def test_help_lists_every_command() -> None:
+    result = kura("--help")
+    assert result.returncode == 0
+    for command in ("serve", "migrate", "worker", "config", "db"):
+        assert command in result.stdout
+    assert kura("--version").stdout.strip() == __version__
+
+
+def test_malformed_database_url(tmp_path: Path) -> None:
+    line = _one_clear_line(
+        kura("migrate", DATABASE_URL="mysql://root:hunter22@db/kura", KURA_DATA_DIR=str(tmp_path))
+    )
+    assert "DATABASE_URL" in line and "hunter22" not in line
+
+
+def test_unreachable_database(tmp_path: Path) -> None:
+    url = f"postgresql://kura:hunter22@/kura?host={tmp_path}"
+    line = _one_clear_line(kura("migrate", DATABASE_URL=url, KURA_DATA_DIR=str(tmp_path)))
+    assert "Cannot connect" in line and "hunter22" not in line
+
+
+def test_unwritable_data_dir() -> None:
+    line = _one_clear_line(kura("migrate", KURA_DATA_DIR="/proc/kura-cannot-exist"))
+    assert "KURA_DATA_DIR" in line
+
+
+def test_port_in_use(db_url: URL, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        line = _one_clear_line(
+            kura(
+                "serve",
+                "--port",
+                port,
+                DATABASE_URL=describe(db_url, show_password=True),
+                KURA_DATA_DIR=str(tmp_path),
+            )
+        )
+    assert port in line and "--port" in line
+
+
+def test_invalid_setting_names_the_variable() -> None:
+    line = _one_clear_line(kura("db", "url", PORT="not-a-port"))
+    assert "PORT" in line
+
+
+def test_db_url_masks_the_password_unless_asked() -> None:
+    url = "postgresql+asyncpg://kura_app:hunter22@/kuraosbd?host=/cloudsql/p:r:i"
+    masked = kura("db", "url", DATABASE_URL=url)
+    assert masked.returncode == 0
+    assert "hunter22" not in masked.stdout and "postgresql+psycopg://kura_app:***@" in masked.stdout
+    shown = kura("db", "url", "--show-password", DATABASE_URL=url)
+    assert "hunter22" in shown.stdout
+
+
+def test_db_url_of_the_running_embedded_server(data_dir: Path, db_url: URL) -> None:
+    result = kura("db", "url", KURA_DATA_DIR=str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert str(db_url.query["host"]).replace("/", "%2F") in result.stdout
+
+
+def test_config_check_reports_states_without_values(tmp_path: Path) -> None:
+    result = kura(
+        "config",
+        "check",
+        ENVIRONMENT="production",
+        STRIPE_SECRET_KEY="sk_live_hunter22hunter22",
+        TWILIO_AUTH_TOKEN="hunter22token",
+        KURA_DATA_DIR=str(tmp_path),
+    )
+    assert result.returncode == 1
+    assert "hunter22" not in result.stdout + result.stderr
+    assert "not ready for production" in result.stderr
+    assert "invalid" in result.stdout  # stripe without its webhook secret, twilio without SID
+
+    ok = kura(
+        "config",
+        "check",
+        ENVIRONMENT="production",
+        DATABASE_URL="postgresql://kura_app:pw@/kuraosbd?host=/cloudsql/p:r:i",
+        SECRET_KEY="s" * 40,
+        PUBLIC_BASE_URL="https://api.kuraos.ai",
+        KURA_DATA_DIR=str(tmp_path),
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+@contextmanager
+def serving(data_dir: Path) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*KURA, "serve", "--port", str(port)],
+        env=_env(KURA_DATA_DIR=str(data_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 45
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        assert "Traceback" not in output, output
+
+
+def _embedded_url(data_dir: Path) -> str:
+    result = kura("db", "url", KURA_DATA_DIR=str(data_dir))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _postgres_running(data_dir: Path) -> bool:
+    return (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+@pytest.mark.timeout(180)
+def test_serve_embedded_lifecycle_persistence_and_sharing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "kura"
+    with serving(data_dir) as base:
+        health = httpx.get(f"{base}/health").json()
+        assert health == {"status": "healthy", "version": __version__}
+        url = _embedded_url(data_dir)
+        conninfo = libpq_conninfo(psycopg_url(url))
+        with psycopg.connect(conninfo) as conn:
+            conn.execute("CREATE TABLE survivor (note text)")
+            conn.execute("INSERT INTO survivor VALUES ('still here')")
+            conn.commit()
+    assert not _postgres_running(data_dir), "PostgreSQL was not stopped on exit"
+
+    # Two servers on one data dir share one PostgreSQL; it stops only when the last one exits.
+    first_server = serving(data_dir)
+    first = first_server.__enter__()
+    with serving(data_dir) as second:
+        with psycopg.connect(conninfo) as conn:
+            assert conn.execute("SELECT note FROM survivor").fetchone() == ("still here",)
+        assert httpx.get(f"{first}/health/ready").status_code == 200
+        first_server.__exit__(None, None, None)
+        assert httpx.get(f"{second}/health/ready").status_code == 200
+    assert not _postgres_running(data_dir)
+
+
+def psycopg_url(text: str) -> URL:
+    from sqlalchemy.engine import make_url
+
+    return make_url(text)

@@ -6,10 +6,12 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from psycopg import sql
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
@@ -18,7 +20,7 @@ from kura.config import Settings, load_settings
 from kura.db.embedded import EmbeddedPostgres
 from kura.db.engine import Database
 from kura.db.migrate import upgrade_heads
-from kura.db.urls import describe
+from kura.db.urls import describe, libpq_conninfo
 
 # The developer's own environment must not leak into tests (a real DATABASE_URL, say).
 for _name in list(os.environ):
@@ -97,3 +99,16 @@ async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
         AsyncClient(transport=ASGITransport(manager.app), base_url="http://test") as client,
     ):
         yield client
+
+
+@pytest.fixture
+def empty_db(pg_server: EmbeddedPostgres) -> Iterator[URL]:
+    """A brand-new empty database on the session's server, dropped afterwards."""
+    name = "kura_migration_check"
+    admin = libpq_conninfo(pg_server.url().set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield pg_server.url().set(database=name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

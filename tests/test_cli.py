@@ -140,11 +140,11 @@ def test_config_check_reports_states_without_values(tmp_path: Path) -> None:
 
 
 @contextmanager
-def serving(data_dir: Path) -> Iterator[str]:
+def serving(data_dir: Path, **env: str) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
-        [*KURA, "serve", "--port", str(port)],
-        env=_env(KURA_DATA_DIR=str(data_dir)),
+        [*KURA, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(KURA_DATA_DIR=str(data_dir), **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -202,6 +202,35 @@ def test_serve_embedded_lifecycle_persistence_and_sharing(tmp_path: Path) -> Non
         first_server.__exit__(None, None, None)
         assert httpx.get(f"{second}/health/ready").status_code == 200
     assert not _postgres_running(data_dir)
+
+
+def test_production_serve_never_migrates(empty_db: URL, tmp_path: Path) -> None:
+    with serving(
+        tmp_path,
+        ENVIRONMENT="production",
+        SECRET_KEY="p" * 40,
+        DATABASE_URL=describe(empty_db, show_password=True),
+    ) as base:
+        assert httpx.get(f"{base}/health").status_code == 200
+    with psycopg.connect(libpq_conninfo(empty_db)) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        assert tables.fetchone() == (0,)
+
+
+def test_alembic_upgrade_heads_from_the_repo_root(empty_db: URL) -> None:
+    alembic = Path(sys.executable).parent / "alembic"
+    result = subprocess.run(
+        [str(alembic), "upgrade", "heads"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=_env(DATABASE_URL=describe(empty_db, show_password=True)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(libpq_conninfo(empty_db)) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() is not None
 
 
 def psycopg_url(text: str) -> URL:

@@ -129,3 +129,19 @@ def test_in_process_and_standalone_workers_share_one_registry() -> None:
     assert "maintenance:prune_finished_jobs" in job_app.tasks
     periodic = [p.task.name for p in job_app.periodic_registry.periodic_tasks.values()]
     assert "maintenance:prune_finished_jobs" in periodic
+
+
+async def test_the_in_process_worker_survives_a_database_without_the_queue_schema(
+    empty_db: URL,
+) -> None:
+    from kura.jobs.worker import run_worker_supervised
+
+    database = Database.connect(empty_db)
+    async with job_queue(empty_db) as queue:
+        supervisor = asyncio.create_task(run_worker_supervised(queue, database, restart_delay=0.1))
+        await asyncio.sleep(0.5)
+        assert not supervisor.done(), "the supervisor gave up instead of retrying"
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
+    await database.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,20 @@ async def test_json_lines_carry_severity_message_trace_and_request_id(
     assert all(isinstance(a["duration_ms"], float) and a["request_id"] for a in access)
     leak_lines = [line for line in lines if line.get("path") == "/leak"]
     assert len({line["request_id"] for line in leak_lines}) == 1
+
+
+async def test_console_tracebacks_do_not_print_local_variables(db_url: URL, tmp_path: Path) -> None:
+    settings = load_settings(
+        environment="development", log_format="console", kura_data_dir=tmp_path
+    )
+    stream = io.StringIO()
+    configure_logging(settings, stream=stream)
+    bearer = "Bearer " + secrets.token_hex(16)  # built at run time: not in the source context
+    try:
+        headers = {"authorization": bearer}
+        raise RuntimeError(f"failed for {len(headers)} header")
+    except RuntimeError:
+        get_logger("test.console").exception("console.failure")
+    output = stream.getvalue()
+    assert "console.failure" in output and "RuntimeError" in output
+    assert bearer not in output

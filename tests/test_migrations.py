@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from importlib.metadata import version
 from importlib.util import module_from_spec, spec_from_file_location
 
-import psycopg
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from psycopg import sql
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from kura.db.embedded import EmbeddedPostgres
 from kura.db.migrate import (
     MIGRATIONS_DIR,
     alembic_config,
@@ -27,20 +22,6 @@ from kura.db.migrate import (
     upgrade_heads,
 )
 from kura.db.models import Base
-from kura.db.urls import libpq_conninfo
-
-
-@pytest.fixture
-def empty_db(pg_server: EmbeddedPostgres) -> Iterator[URL]:
-    """A brand-new empty database on the session's server, dropped afterwards."""
-    name = "kura_migration_check"
-    admin = libpq_conninfo(pg_server.url().set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield pg_server.url().set(database=name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _tables(url: URL) -> set[str]:

@@ -84,10 +84,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 async def _in_process_worker(url: URL, database: Database) -> AsyncIterator[None]:
     # Imported here: the queue is not needed to import the app (cold start) or in tests.
     from kura.jobs.queue import job_queue
-    from kura.jobs.worker import run_worker
+    from kura.jobs.worker import run_worker_supervised
 
     async with job_queue(url) as queue:
-        task = asyncio.create_task(run_worker(queue, database, install_signal_handlers=False))
+        task = asyncio.create_task(run_worker_supervised(queue, database))
         try:
             yield
         finally:

@@ -92,7 +92,12 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     else:
         final = [
             _RedactingRenderer(
-                structlog.dev.ConsoleRenderer(colors=False), settings.secret_values()
+                structlog.dev.ConsoleRenderer(
+                    colors=False,
+                    # Plain tracebacks: rich ones print frame locals, which hold headers and tokens.
+                    exception_formatter=structlog.dev.plain_traceback,
+                ),
+                settings.secret_values(),
             ),
         ]
 
@@ -140,8 +145,18 @@ def configure_sentry(settings: Settings) -> bool:
         dsn=dsn,
         environment=settings.environment,
         release=f"kura@{__version__}",
-        send_default_pii=False,
         traces_sample_rate=settings.sentry_traces_sample_rate,
+        # No PII: no user identity, cookies, bodies, query strings or frame locals (a request
+        # scope in a frame holds the Authorization header); headers only by denylist.
+        data_collection={
+            "user_info": False,
+            "cookies": {"mode": "off"},
+            "http_headers": {"request": {"mode": "denylist"}},
+            "http_bodies": [],
+            "url_query_params": {"mode": "off"},
+            "stack_frame_variables": False,
+            "database_query_data": False,
+        },
     )
     return True
 

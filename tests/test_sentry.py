@@ -1,0 +1,94 @@
+"""Sentry: initialised only with SENTRY_DSN, reports errors without PII (fake Sentry over HTTP)."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+import sentry_sdk
+from asgi_lifespan import LifespanManager
+from fastapi import APIRouter
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.engine import URL
+
+from kura.app import create_app
+from kura.config import load_settings
+from kura.db.engine import Database
+from kura.logging import configure_sentry
+
+BEARER = "Bearer SENTINEL-session-token-123456"
+failing = APIRouter()
+
+
+@failing.get("/fail")
+async def fail() -> None:
+    raise ValueError("sentry-probe-failure")
+
+
+class _FakeSentry(BaseHTTPRequestHandler):
+    received: list[bytes] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        encoding = self.headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        elif encoding == "br":
+            import brotli  # type: ignore[import-not-found]  # only if the SDK picked brotli
+
+            body = brotli.decompress(body)
+        self.received.append(body)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def fake_sentry() -> Iterator[str]:
+    _FakeSentry.received = []
+    server = HTTPServer(("127.0.0.1", 0), _FakeSentry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://publickey@127.0.0.1:{server.server_address[1]}/1"
+    server.shutdown()
+    sentry_sdk.get_client().close()
+    sentry_sdk.init()  # back to a disabled client for the rest of the session
+
+
+def test_sentry_stays_off_without_a_dsn(tmp_path: Path) -> None:
+    assert configure_sentry(load_settings(kura_data_dir=tmp_path)) is False
+
+
+async def test_errors_reach_sentry_without_pii(
+    fake_sentry: str, db_url: URL, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        environment="test", sentry_dsn=fake_sentry, kura_data_dir=tmp_path, kura_run_worker=False
+    )
+    database = Database.connect(db_url)
+    app = create_app(settings, database=database)
+    assert sentry_sdk.get_client().is_active()
+    app.include_router(failing)
+    async with (
+        LifespanManager(app),
+        AsyncClient(transport=ASGITransport(app), base_url="http://test") as client,
+    ):
+        response = await client.get(
+            "/fail", headers={"Authorization": BEARER, "Cookie": "access_token=SENTINEL-cookie"}
+        )
+    await database.dispose()
+    assert response.status_code == 500
+    sentry_sdk.flush(timeout=5)
+    payload = b"\n".join(_FakeSentry.received)
+    assert b"sentry-probe-failure" in payload
+    assert b"SENTINEL" not in payload

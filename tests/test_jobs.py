@@ -12,12 +12,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from kura.config import Settings
 from kura.db.engine import Database
 from kura.db.session import DbSession
 from kura.db.urls import libpq_conninfo
 from kura.errors import Conflict
 from kura.jobs.maintenance import prune_finished_jobs
 from kura.jobs.queue import defer_in_transaction, job_app, job_queue
+from kura.jobs.worker import job_context
 
 enqueue = APIRouter(prefix="/probe")
 
@@ -59,7 +61,9 @@ async def test_a_rolled_back_request_enqueues_nothing(
     assert await _jobs(connection, 2) == 0
 
 
-async def test_a_worker_runs_a_deferred_job(db_url: URL, engine: AsyncEngine) -> None:
+async def test_a_worker_runs_a_deferred_job(
+    db_url: URL, engine: AsyncEngine, settings: Settings
+) -> None:
     database = Database.connect(db_url)
     async with job_queue(db_url) as queue:
         # The periodic decorator hides `timestamp` from the type; it is the tick's argument.
@@ -67,7 +71,7 @@ async def test_a_worker_runs_a_deferred_job(db_url: URL, engine: AsyncEngine) ->
         await queue.run_worker_async(
             wait=False,
             install_signal_handlers=False,
-            additional_context={"database": database},
+            additional_context=job_context(database, settings),
             listen_notify=False,
         )
     await database.dispose()
@@ -132,13 +136,15 @@ def test_in_process_and_standalone_workers_share_one_registry() -> None:
 
 
 async def test_the_in_process_worker_survives_a_database_without_the_queue_schema(
-    empty_db: URL,
+    empty_db: URL, settings: Settings
 ) -> None:
     from kura.jobs.worker import run_worker_supervised
 
     database = Database.connect(empty_db)
     async with job_queue(empty_db) as queue:
-        supervisor = asyncio.create_task(run_worker_supervised(queue, database, restart_delay=0.1))
+        supervisor = asyncio.create_task(
+            run_worker_supervised(queue, database, settings, restart_delay=0.1)
+        )
         await asyncio.sleep(0.5)
         assert not supervisor.done(), "the supervisor gave up instead of retrying"
         supervisor.cancel()

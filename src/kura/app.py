@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import URL
 
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 db = Database.connect(url)
                 stack.push_async_callback(db.dispose)
                 if settings.kura_run_worker:
-                    await stack.enter_async_context(_in_process_worker(url, db))
+                    await stack.enter_async_context(_in_process_worker(url, db, settings))
             app.state.database = db
             log.info("app.started", version=__version__, environment=settings.environment)
             yield
@@ -77,17 +77,31 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
+    for router in _api_routers():
+        app.include_router(router, prefix=API_PREFIX)
     return app
 
 
+def _api_routers() -> list[APIRouter]:
+    from kura.audit.endpoints import router as audit
+    from kura.auth.endpoints import router as auth
+    from kura.clinical.endpoints import router as clinical
+    from kura.patients.endpoints import router as patients
+    from kura.users.endpoints import router as users
+
+    return [auth, users, patients, clinical, audit]
+
+
 @contextlib.asynccontextmanager
-async def _in_process_worker(url: URL, database: Database) -> AsyncIterator[None]:
+async def _in_process_worker(
+    url: URL, database: Database, settings: Settings
+) -> AsyncIterator[None]:
     # Imported here: the queue is not needed to import the app (cold start) or in tests.
     from kura.jobs.queue import job_queue
     from kura.jobs.worker import run_worker_supervised
 
     async with job_queue(url) as queue:
-        task = asyncio.create_task(run_worker_supervised(queue, database))
+        task = asyncio.create_task(run_worker_supervised(queue, database, settings))
         try:
             yield
         finally:

@@ -177,11 +177,11 @@ def worker() -> None:
     from kura.jobs.queue import job_queue
     from kura.jobs.worker import run_worker
 
-    async def work(url: URL) -> None:
+    async def work(url: URL, settings: Settings) -> None:
         database = Database.connect(url)
         try:
             async with job_queue(url) as queue:
-                await run_worker(queue, database, install_signal_handlers=True)
+                await run_worker(queue, database, settings, install_signal_handlers=True)
         finally:
             await database.dispose()
 
@@ -189,7 +189,7 @@ def worker() -> None:
         settings = _settings()
         with database_url(settings) as url:
             _check_reachable(url)
-            asyncio.run(work(url))
+            asyncio.run(work(url, settings))
 
     _run(run)
 

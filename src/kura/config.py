@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     db_password: SecretStr | None = None
     secret_key: SecretStr | None = None
 
+    access_token_expire_minutes: int = Field(default=60 * 24 * 7, ge=5, le=60 * 24 * 30)
+    # Proxies in front of the app that append to X-Forwarded-For (Cloud Run: 1).
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+
     public_base_url: str | None = None
     frontend_url: str = "http://localhost:3001"
     backend_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -84,7 +88,11 @@ class Settings(BaseSettings):
     google_api_key: SecretStr | None = None
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
+    google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     brevo_api_key: SecretStr | None = None
+    brevo_api_url: str = "https://api.brevo.com/v3"
+    email_from_address: str = "noreply@kuraos.ai"
+    email_from_name: str = "KURA OS"
 
     sentry_dsn: SecretStr | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kura.errors import KuraError
 
+Responses = dict[int | str, dict[str, Any]]  # extra OpenAPI responses of a route
+
 
 def _error(
     status: int, code: str, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any

@@ -1,5 +1,22 @@
 """Imports every domain's models so Base.metadata is complete (Alembic, drift test)."""
 
+from kura.audit.models import AuditEvent
+from kura.auth.models import AuthSession, AuthThrottle, PasswordToken, PlatformState
+from kura.clinical.models import ClinicalNote
 from kura.db.base import Base
+from kura.orgs.models import Organization
+from kura.patients.models import Patient
+from kura.users.models import User
 
-__all__ = ["Base"]
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "AuthThrottle",
+    "Base",
+    "ClinicalNote",
+    "Organization",
+    "PasswordToken",
+    "Patient",
+    "PlatformState",
+    "User",
+]

@@ -10,12 +10,14 @@ import procrastinate
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.auth import tasks as auth_tasks
 from kura.db.urls import libpq_conninfo
 from kura.jobs import maintenance
 
 # Tasks register here at import; nothing connects until open_queue() is called.
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 job_app.add_tasks_from(maintenance.blueprint, namespace="maintenance")
+job_app.add_tasks_from(auth_tasks.blueprint, namespace="auth")
 
 
 @asynccontextmanager

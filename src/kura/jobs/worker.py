@@ -6,6 +6,7 @@ import asyncio
 
 import procrastinate
 
+from kura.config import Settings
 from kura.db.engine import Database
 from kura.logging import get_logger
 
@@ -14,27 +15,40 @@ RESTART_DELAY_SECONDS = 30.0
 log = get_logger(__name__)
 
 
+def job_context(database: Database, settings: Settings) -> dict[str, object]:
+    """What every task finds in `context.additional_context`."""
+    return {"database": database, "settings": settings}
+
+
 async def run_worker(
-    app: procrastinate.App, database: Database, *, install_signal_handlers: bool
+    app: procrastinate.App,
+    database: Database,
+    settings: Settings,
+    *,
+    install_signal_handlers: bool,
 ) -> None:
-    """Process jobs until cancelled (or signalled); tasks get the Database in their context."""
+    """Process jobs until cancelled (or signalled)."""
     await app.run_worker_async(
         concurrency=WORKER_CONCURRENCY,
         install_signal_handlers=install_signal_handlers,
-        additional_context={"database": database},
+        additional_context=job_context(database, settings),
         shutdown_graceful_timeout=10,
         wait=True,
     )
 
 
 async def run_worker_supervised(
-    app: procrastinate.App, database: Database, *, restart_delay: float = RESTART_DELAY_SECONDS
+    app: procrastinate.App,
+    database: Database,
+    settings: Settings,
+    *,
+    restart_delay: float = RESTART_DELAY_SECONDS,
 ) -> None:
     """The in-process worker: a failure (database down, schema not migrated yet) must not take
     the API down with it; the worker restarts after a delay until the server stops."""
     while True:
         try:
-            await run_worker(app, database, install_signal_handlers=False)
+            await run_worker(app, database, settings, install_signal_handlers=False)
             return
         except procrastinate.exceptions.ConnectorException as exc:
             cause = exc.__cause__ or exc

@@ -1,0 +1,65 @@
+"""Writing the audit trail. Ids and actions only — never clinical text."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.audit.models import AuditEvent
+
+
+class AuditAction(StrEnum):
+    LOGIN = "auth.login"
+    LOGIN_FAILED = "auth.login_failed"
+    LOCKOUT = "auth.lockout"
+    LOGOUT = "auth.logout"
+    REGISTER = "auth.register"
+    PASSWORD_CHANGED = "auth.password_changed"
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
+    PASSWORD_RESET = "auth.password_reset"
+    PROFILE_UPDATED = "auth.profile_updated"
+    STAFF_ADDED = "staff.added"
+    STAFF_UPDATED = "staff.updated"
+    SUPERUSER_GRANTED = "platform.superuser_granted"
+    SUPERUSER_REVOKED = "platform.superuser_revoked"
+    PATIENT_VIEWED = "patient.viewed"
+    PATIENT_LISTED = "patient.listed"
+    PATIENT_CREATED = "patient.created"
+    PATIENT_UPDATED = "patient.updated"
+    PATIENT_DELETED = "patient.deleted"
+    NOTE_VIEWED = "note.viewed"
+    NOTE_CREATED = "note.created"
+    NOTE_UPDATED = "note.updated"
+    NOTE_DELETED = "note.deleted"
+
+
+async def record(
+    session: AsyncSession,
+    action: AuditAction,
+    *,
+    organization_id: uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    target_type: str | None = None,
+    target_id: uuid.UUID | str | None = None,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit row to the caller's transaction (it lands only if the work does)."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    session.add(
+        AuditEvent(
+            organization_id=organization_id,
+            actor_id=actor_id,
+            action=action.value,
+            target_type=target_type,
+            target_id=str(target_id) if target_id is not None else None,
+            ip=ip,
+            request_id=request_id,
+            details=details or {},
+        )
+    )
+    await session.flush()

@@ -1,0 +1,1 @@
+"""Authentication: passwords, Google sign-in, revocable sessions, abuse resistance."""

@@ -1,0 +1,74 @@
+"""Who is calling: the vocabulary endpoints use (CurrentUser, Owner, ClinicalStaff, SuperAdmin)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from kura.auth.sessions import Authenticated, authenticate
+from kura.auth.tokens import InvalidToken
+from kura.db.session import DbSession
+from kura.errors import Forbidden, NotAuthenticated
+from kura.users.models import Role
+
+COOKIE_NAME = "access_token"
+_cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False)
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def _authenticated(
+    request: Request,
+    session: DbSession,
+    cookie: Annotated[str | None, Depends(_cookie)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Authenticated:
+    token = bearer.credentials if bearer else cookie
+    if not token:
+        raise NotAuthenticated("Not signed in.", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        auth = await authenticate(session, request.app.state.settings, token)
+    except InvalidToken:
+        raise NotAuthenticated(
+            "Session is invalid or has ended. Sign in again.",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+    request.state.user_id = auth.user.id
+    return auth
+
+
+CurrentAuth = Annotated[Authenticated, Depends(_authenticated)]
+
+
+def _require_roles(
+    *roles: Role, message: str
+) -> Callable[[Authenticated], Awaitable[Authenticated]]:
+    async def dependency(auth: CurrentAuth) -> Authenticated:
+        if auth.user.role not in roles:
+            raise Forbidden(message)
+        return auth
+
+    return dependency
+
+
+async def _superuser(auth: CurrentAuth) -> Authenticated:
+    if not auth.user.is_superuser:
+        raise Forbidden("Platform operator (superuser) access required.")
+    return auth
+
+
+Owner = Annotated[
+    Authenticated,
+    Depends(_require_roles(Role.OWNER, message="Only the practice owner can do this.")),
+]
+ClinicalStaff = Annotated[
+    Authenticated,
+    Depends(
+        _require_roles(
+            Role.OWNER, Role.THERAPIST, message="Clinical content is for owners and therapists."
+        )
+    ),
+]
+SuperAdmin = Annotated[Authenticated, Depends(_superuser)]

@@ -1,0 +1,190 @@
+"""/api/v1/auth: register, login (password or Google), logout, profile, password flows."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from kura.audit.service import AuditAction, record
+from kura.auth import service
+from kura.auth.dependencies import COOKIE_NAME, CurrentAuth
+from kura.auth.google import verify_google_id_token
+from kura.auth.schemas import (
+    AuthResponse,
+    ChangePasswordRequest,
+    ForgotPasswordRequest,
+    GoogleLoginRequest,
+    LoginRequest,
+    MeResponse,
+    Message,
+    RegisterRequest,
+    ResetPasswordRequest,
+)
+from kura.auth.sessions import utcnow
+from kura.config import Settings
+from kura.db.session import DbSession
+from kura.handlers import Responses
+from kura.orgs.schemas import OrganizationRead
+from kura.request_info import client_ip
+from kura.users.schemas import ProfileUpdate, UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+ERRORS: Responses = {401: {"description": "Not signed in or wrong credentials"}}
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _signed_in(request: Request, response: Response, signed: service.SignedIn) -> AuthResponse:
+    settings = _settings(request)
+    max_age = int((signed.session.expires_at - utcnow()).total_seconds())
+    response.set_cookie(
+        COOKIE_NAME,
+        signed.session.access_token,
+        max_age=max_age,
+        httponly=True,
+        secure=settings.is_production,
+        samesite="lax",
+        path="/",
+    )
+    return AuthResponse(
+        user=UserRead.model_validate(signed.user),
+        organization=OrganizationRead.model_validate(signed.organization),
+        access_token=signed.session.access_token,
+    )
+
+
+@router.post("/register", status_code=201, response_model=AuthResponse)
+async def register(
+    body: RegisterRequest, request: Request, response: Response, session: DbSession
+) -> AuthResponse:
+    """Create a practice (organization) and its owner, and sign the owner in."""
+    signed = await service.register(
+        session,
+        _settings(request),
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        org_name=body.org_name,
+        ip=client_ip(request),
+    )
+    return _signed_in(request, response, signed)
+
+
+@router.post("/login", response_model=AuthResponse, responses=ERRORS)
+async def login(
+    body: LoginRequest, request: Request, response: Response, session: DbSession
+) -> AuthResponse | JSONResponse:
+    """Sign in with email and password; sets the httpOnly `access_token` cookie."""
+    outcome = await service.login(
+        session, _settings(request), email=body.email, password=body.password, ip=client_ip(request)
+    )
+    if isinstance(outcome, service.LoginFailure):
+        # Returned, not raised: the failure counters and audit row must be committed.
+        error = outcome.error
+        return JSONResponse(
+            {"error": error.code, "detail": error.detail},
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+    return _signed_in(request, response, outcome)
+
+
+@router.post("/oauth/google", response_model=AuthResponse, responses=ERRORS)
+async def login_with_google(
+    body: GoogleLoginRequest, request: Request, response: Response, session: DbSession
+) -> AuthResponse:
+    """Sign in (or sign up) with a Google ID token whose email Google has verified."""
+    identity = await verify_google_id_token(_settings(request), body.id_token)
+    signed = await service.login_with_google(
+        session, _settings(request), identity, ip=client_ip(request)
+    )
+    return _signed_in(request, response, signed)
+
+
+@router.post("/logout", response_model=Message, responses=ERRORS)
+async def logout(
+    auth: CurrentAuth, request: Request, response: Response, session: DbSession
+) -> Message:
+    """End this session on the server; its token stops working."""
+    await service.logout(session, auth, ip=client_ip(request))
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return Message(message="Signed out.")
+
+
+@router.get("/me", response_model=MeResponse, responses=ERRORS)
+async def me(auth: CurrentAuth) -> MeResponse:
+    """The signed-in user and their organization."""
+    return MeResponse(
+        user=UserRead.model_validate(auth.user),
+        organization=OrganizationRead.model_validate(auth.organization),
+    )
+
+
+@router.patch("/me", response_model=MeResponse, responses=ERRORS)
+async def update_me(
+    body: ProfileUpdate, auth: CurrentAuth, request: Request, session: DbSession
+) -> MeResponse:
+    """Change your own name or language (nothing else can be changed here)."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    for field, value in changes.items():
+        setattr(auth.user, field, value)
+    await record(
+        session,
+        AuditAction.PROFILE_UPDATED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="user",
+        target_id=auth.user.id,
+        ip=client_ip(request),
+        details={"fields": sorted(changes)},
+    )
+    await session.flush()
+    return MeResponse(
+        user=UserRead.model_validate(auth.user),
+        organization=OrganizationRead.model_validate(auth.organization),
+    )
+
+
+@router.post("/change-password", response_model=AuthResponse, responses=ERRORS)
+async def change_password(
+    body: ChangePasswordRequest,
+    auth: CurrentAuth,
+    request: Request,
+    response: Response,
+    session: DbSession,
+) -> AuthResponse:
+    """Change your password; every other session ends and this one is renewed."""
+    signed = await service.change_password(
+        session,
+        _settings(request),
+        auth,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        ip=client_ip(request),
+    )
+    return _signed_in(request, response, signed)
+
+
+@router.post("/forgot-password", response_model=Message)
+async def forgot_password(
+    body: ForgotPasswordRequest, request: Request, session: DbSession
+) -> Message:
+    """Email a reset link if the account exists; the answer is the same either way."""
+    await service.request_password_reset(
+        session, _settings(request), email=body.email, ip=client_ip(request)
+    )
+    return Message(message="If an account exists for this email, a reset link is on its way.")
+
+
+@router.post("/reset-password", response_model=Message)
+async def reset_password(
+    body: ResetPasswordRequest, request: Request, session: DbSession
+) -> Message:
+    """Set a new password with a reset or invitation link; every session of the user ends."""
+    await service.reset_password(
+        session, token=body.token, new_password=body.new_password, ip=client_ip(request)
+    )
+    return Message(message="Password updated. Sign in with your new password.")

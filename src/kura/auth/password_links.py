@@ -1,0 +1,114 @@
+"""Password reset and invitation links: single use, short-lived, only a hash stored."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.auth.models import PasswordToken, TokenPurpose
+from kura.auth.sessions import utcnow
+from kura.auth.tokens import (
+    InvalidToken,
+    parse_password_link_token,
+    password_link_token,
+    token_hash,
+)
+from kura.config import Settings
+from kura.db.engine import Database
+from kura.errors import BadRequest
+from kura.logging import get_logger
+from kura.notify.email import email_sender
+from kura.notify.templates import password_link_email
+from kura.orgs.models import Organization
+from kura.users.models import User
+
+LIFETIME = {TokenPurpose.RESET: timedelta(hours=1), TokenPurpose.INVITE: timedelta(hours=72)}
+log = get_logger(__name__)
+
+
+async def create_password_link(
+    session: AsyncSession, settings: Settings, user: User, purpose: TokenPurpose
+) -> PasswordToken:
+    """A new link for `user`; earlier unused links of the same purpose stop working."""
+    now = utcnow()
+    await session.execute(
+        update(PasswordToken)
+        .where(
+            PasswordToken.user_id == user.id,
+            PasswordToken.purpose == purpose,
+            PasswordToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    token_id = uuid.uuid4()
+    secret = password_link_token(key=settings.signing_key.get_secret_value(), token_id=token_id)
+    row = PasswordToken(
+        id=token_id,
+        user_id=user.id,
+        purpose=purpose,
+        token_hash=token_hash(secret),
+        expires_at=now + LIFETIME[purpose],
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def consume_password_link(session: AsyncSession, token: str) -> User:
+    """The user a valid link belongs to; the link is spent. BadRequest otherwise."""
+    invalid = BadRequest("This link is invalid or has expired. Ask for a new one.")
+    try:
+        token_id = parse_password_link_token(token)
+    except InvalidToken:
+        raise invalid from None
+    row = await session.get(PasswordToken, token_id, with_for_update=True)
+    if (
+        row is None
+        or not hmac.compare_digest(row.token_hash, token_hash(token))
+        or row.used_at is not None
+        or row.expires_at <= utcnow()
+    ):
+        raise invalid
+    user = await session.get_one(User, row.user_id)
+    if not user.is_active:
+        raise invalid
+    row.used_at = utcnow()
+    await session.flush()
+    return user
+
+
+async def deliver_password_link(
+    database: Database, settings: Settings, token_id: uuid.UUID
+) -> bool:
+    """Email the link (job body). False when the link is no longer usable (nothing sent)."""
+    async with database.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(PasswordToken, User, Organization)
+                .join(User, User.id == PasswordToken.user_id)
+                .join(Organization, Organization.id == User.organization_id)
+                .where(PasswordToken.id == token_id)
+            )
+        ).one_or_none()
+    if row is None:
+        return False
+    link_row, user, organization = row
+    if link_row.used_at is not None or link_row.expires_at <= utcnow():
+        log.info("auth.password_link_skipped", token_id=str(token_id))
+        return False
+    secret = password_link_token(key=settings.signing_key.get_secret_value(), token_id=token_id)
+    page = "reset-password" if link_row.purpose == TokenPurpose.RESET else "accept-invite"
+    email = password_link_email(
+        purpose=link_row.purpose.value,
+        locale=user.locale or organization.locale,
+        to=user.email,
+        name=user.full_name,
+        org=organization.name,
+        link=f"{settings.frontend_url}/{page}?token={secret}",
+    )
+    await email_sender(settings).send(email)
+    return True

@@ -1,0 +1,135 @@
+"""Password hashing (Argon2, bcrypt accepted and upgraded) and password policy."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.bcrypt import BcryptHasher
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+
+# Passwords of 10+ characters that lead every breach list, and the words such passwords are
+# built from; "Password2024!" is rejected because its core is "password".
+_COMMON_EXACT = frozenset(
+    [
+        "1234567890",
+        "0123456789",
+        "0987654321",
+        "1111111111",
+        "0000000000",
+        "1234512345",
+        "1122334455",
+        "1q2w3e4r5t",
+        "1qaz2wsx3edc",
+        "qwertyuiop",
+        "qwerty1234",
+        "qwerty12345",
+        "qwerty123456",
+        "asdfghjkl1",
+        "asdfghjkl;",
+        "zxcvbnm123",
+        "password12",
+        "password123",
+        "password1!",
+        "passw0rd12",
+        "iloveyou12",
+        "iloveyou123",
+        "abcdefghij",
+        "abcd123456",
+        "123456789a",
+        "a123456789",
+        "123123123123",
+        "987654321a",
+        "1234567890a",
+        "qazwsxedcr",
+        "qazwsxedc1",
+        "1q2w3e4r5t6y",
+        "aaaaaaaaaa",
+        "princess12",
+        "football12",
+        "baseball12",
+        "superman12",
+        "starwars12",
+        "trustno123",
+        "letmein123",
+        "welcome123",
+        "sunshine12",
+        "dragon1234",
+        "monkey1234",
+        "master1234",
+        "shadow1234",
+        "michael123",
+        "jennifer12",
+    ]
+)
+_COMMON_CORES = (
+    "password",
+    "passw0rd",
+    "contrasena",
+    "contraseña",
+    "qwerty",
+    "iloveyou",
+    "teamo",
+    "welcome",
+    "bienvenido",
+    "letmein",
+    "admin",
+    "kuraos",
+    "123456",
+    "abc123",
+)
+_DECORATION = re.compile(r"^[\W\d_]*(.*?)[\W\d_]*$")
+
+
+class PasswordPolicyError(ValueError):
+    """The password is too weak; the message says why."""
+
+
+def check_password_policy(password: str, *, email: str | None = None) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordPolicyError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordPolicyError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.")
+    lowered = password.lower()
+    core = _DECORATION.sub(r"\1", lowered)
+    if lowered in _COMMON_EXACT or len(set(lowered)) <= 2 or core in _COMMON_CORES:
+        raise PasswordPolicyError("This password is too common. Choose a less predictable one.")
+    if email:
+        local = email.split("@", 1)[0].lower()
+        if len(local) >= 4 and local in lowered:
+            raise PasswordPolicyError("The password must not contain your email address.")
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHash:
+    # First hasher hashes; the others only verify (and trigger an upgrade).
+    return PasswordHash((Argon2Hasher(), BcryptHasher()))
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
+    """(matches, new hash when the stored one should be upgraded to Argon2)."""
+    if stored_hash is None:
+        _hasher().verify(password, _dummy_hash())  # same work as a real check
+        return False, None
+    try:
+        return _hasher().verify_and_update(password, stored_hash)
+    except Exception:  # an unknown or corrupt hash is a failed login, never a 500
+        return False, None
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher().hash("kura-dummy-password-for-timing")
+
+
+def burn_verification_time(password: str) -> None:
+    """Verify against a dummy hash so unknown emails cost as much as wrong passwords."""
+    _hasher().verify(password, _dummy_hash())

@@ -1,0 +1,291 @@
+"""The sign-in flows: register, login, logout, Google, password change and reset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.audit.service import AuditAction, record
+from kura.auth import throttle
+from kura.auth.google import GoogleIdentity
+from kura.auth.models import TokenPurpose
+from kura.auth.password_links import consume_password_link, create_password_link
+from kura.auth.passwords import (
+    PasswordPolicyError,
+    burn_verification_time,
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
+from kura.auth.sessions import (
+    Authenticated,
+    IssuedSession,
+    open_session,
+    revoke_all_sessions,
+    revoke_session,
+    utcnow,
+)
+from kura.auth.tasks import send_password_link
+from kura.config import Settings
+from kura.errors import BadRequest, Forbidden, KuraError
+from kura.jobs.queue import defer_in_transaction
+from kura.orgs.models import Organization
+from kura.users import service as users
+from kura.users.models import User
+
+
+class InvalidCredentials(KuraError):
+    status_code = 401
+    code = "invalid_credentials"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    organization: Organization
+    session: IssuedSession
+
+
+def _policy(password: str, email: str) -> None:
+    try:
+        check_password_policy(password, email=email)
+    except PasswordPolicyError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+async def _sign_in(
+    session: AsyncSession, settings: Settings, user: User, *, ip: str | None
+) -> SignedIn:
+    user.last_login_at = utcnow()
+    issued = await open_session(session, settings, user, ip=ip)
+    organization = await session.get_one(Organization, user.organization_id)
+    await record(
+        session,
+        AuditAction.LOGIN,
+        organization_id=user.organization_id,
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+    )
+    return SignedIn(user, organization, issued)
+
+
+async def register(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    org_name: str,
+    ip: str | None,
+) -> SignedIn:
+    now = utcnow()
+    if ip:
+        await throttle.check(session, throttle.REGISTER_IP, ip, now=now)
+        await throttle.record_failure(session, throttle.REGISTER_IP, ip, now=now)
+    _policy(password, email)
+    user, organization = await users.create_organization_with_owner(
+        session,
+        org_name=org_name,
+        email=email,
+        full_name=full_name,
+        password_hash=hash_password(password),
+    )
+    await record(
+        session,
+        AuditAction.REGISTER,
+        organization_id=organization.id,
+        actor_id=user.id,
+        target_type="organization",
+        target_id=organization.id,
+        ip=ip,
+    )
+    return await _sign_in(session, settings, user, ip=ip)
+
+
+@dataclass(frozen=True)
+class LoginFailure:
+    """A refused login is an outcome to commit (counters, audit), not a rollback."""
+
+    error: KuraError
+
+
+async def login(
+    session: AsyncSession, settings: Settings, *, email: str, password: str, ip: str | None
+) -> SignedIn | LoginFailure:
+    now = utcnow()
+    try:
+        if ip:
+            await throttle.check(session, throttle.LOGIN_IP, ip, now=now)
+        await throttle.check(session, throttle.ACCOUNT, email, now=now)
+    except KuraError as exc:
+        return LoginFailure(exc)
+    user = await users.get_by_email(session, email)
+    if user is None:
+        burn_verification_time(password)
+        matches, upgraded = False, None
+    else:
+        matches, upgraded = verify_password(password, user.password_hash)
+    if not matches or user is None or not user.is_active:
+        return await _failed_login(session, user, email=email, ip=ip)
+    if upgraded is not None:
+        user.password_hash = upgraded
+    await throttle.clear(session, throttle.ACCOUNT, email)
+    return await _sign_in(session, settings, user, ip=ip)
+
+
+async def _failed_login(
+    session: AsyncSession, user: User | None, *, email: str, ip: str | None
+) -> LoginFailure:
+    now = utcnow()
+    if ip:
+        await throttle.record_failure(session, throttle.LOGIN_IP, ip, now=now)
+    locked = await throttle.record_failure(session, throttle.ACCOUNT, email, now=now)
+    org_id = user.organization_id if user else None
+    user_id = user.id if user else None
+    await record(
+        session,
+        AuditAction.LOGIN_FAILED,
+        organization_id=org_id,
+        actor_id=None,
+        target_type="user" if user else None,
+        target_id=user_id,
+        ip=ip,
+    )
+    if locked and user is not None:
+        await record(
+            session,
+            AuditAction.LOCKOUT,
+            organization_id=org_id,
+            actor_id=None,
+            target_type="user",
+            target_id=user_id,
+            ip=ip,
+        )
+    return LoginFailure(InvalidCredentials("Email or password is incorrect."))
+
+
+async def login_with_google(
+    session: AsyncSession, settings: Settings, identity: GoogleIdentity, *, ip: str | None
+) -> SignedIn:
+    user = await session.scalar(select(User).where(User.google_sub == identity.sub))
+    if user is None:
+        user = await users.get_by_email(session, identity.email)
+        if user is not None:
+            if user.google_sub is not None:  # the email now belongs to another Google account
+                raise Forbidden("This email is linked to a different Google account.")
+            user.google_sub = identity.sub  # Google verified the email: link the accounts
+        else:
+            user, organization = await users.create_organization_with_owner(
+                session,
+                org_name=identity.name,
+                email=identity.email,
+                full_name=identity.name,
+                password_hash=None,
+                google_sub=identity.sub,
+            )
+            await record(
+                session,
+                AuditAction.REGISTER,
+                organization_id=organization.id,
+                actor_id=user.id,
+                target_type="organization",
+                target_id=organization.id,
+                ip=ip,
+                details={"method": "google"},
+            )
+    if not user.is_active:
+        raise Forbidden("This account has been deactivated.")
+    return await _sign_in(session, settings, user, ip=ip)
+
+
+async def logout(session: AsyncSession, auth: Authenticated, *, ip: str | None) -> None:
+    await revoke_session(session, auth.session_id)
+    await record(
+        session,
+        AuditAction.LOGOUT,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        ip=ip,
+    )
+
+
+async def change_password(
+    session: AsyncSession,
+    settings: Settings,
+    auth: Authenticated,
+    *,
+    current_password: str,
+    new_password: str,
+    ip: str | None,
+) -> SignedIn:
+    """Every session of the user ends; the caller gets a fresh one."""
+    matches, _ = verify_password(current_password, auth.user.password_hash)
+    if not matches:
+        raise BadRequest("The current password is incorrect.")
+    _policy(new_password, auth.user.email)
+    auth.user.password_hash = hash_password(new_password)
+    await revoke_all_sessions(session, auth.user)
+    await record(
+        session,
+        AuditAction.PASSWORD_CHANGED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="user",
+        target_id=auth.user.id,
+        ip=ip,
+    )
+    return await _sign_in(session, settings, auth.user, ip=ip)
+
+
+async def request_password_reset(
+    session: AsyncSession, settings: Settings, *, email: str, ip: str | None
+) -> None:
+    """Same outcome whether or not the email exists; the email goes out from a job."""
+    now = utcnow()
+    if ip:
+        await throttle.check(session, throttle.FORGOT_IP, ip, now=now)
+        await throttle.record_failure(session, throttle.FORGOT_IP, ip, now=now)
+    user = await users.get_by_email(session, email)
+    if user is None or not user.is_active:
+        return
+    await send_password_link_for(session, settings, user, TokenPurpose.RESET)
+    await record(
+        session,
+        AuditAction.PASSWORD_RESET_REQUESTED,
+        organization_id=user.organization_id,
+        actor_id=None,
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+    )
+
+
+async def send_password_link_for(
+    session: AsyncSession, settings: Settings, user: User, purpose: TokenPurpose
+) -> None:
+    link = await create_password_link(session, settings, user, purpose)
+    await defer_in_transaction(session, send_password_link, token_id=str(link.id))
+
+
+async def reset_password(
+    session: AsyncSession, *, token: str, new_password: str, ip: str | None
+) -> None:
+    user = await consume_password_link(session, token)
+    _policy(new_password, user.email)
+    user.password_hash = hash_password(new_password)
+    await revoke_all_sessions(session, user)
+    await throttle.clear(session, throttle.ACCOUNT, user.email)
+    await record(
+        session,
+        AuditAction.PASSWORD_RESET,
+        organization_id=user.organization_id,
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+    )

@@ -1,0 +1,107 @@
+"""Failure counters in PostgreSQL, so limits hold across every Cloud Run instance."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.auth.models import AuthThrottle
+from kura.errors import KuraError
+
+
+@dataclass(frozen=True)
+class Limit:
+    prefix: str
+    max_failures: int
+    window: timedelta
+    lock_for: timedelta
+
+
+# 5 wrong passwords for one email within 15 minutes lock it for 15 minutes (also for emails
+# that have no account, so the lock reveals nothing); an IP gets 20 failures per 15 minutes.
+ACCOUNT = Limit("login-email", 5, timedelta(minutes=15), timedelta(minutes=15))
+LOGIN_IP = Limit("login-ip", 20, timedelta(minutes=15), timedelta(minutes=15))
+# Every attempt counts for these (there is no "success" that resets them).
+REGISTER_IP = Limit("register-ip", 10, timedelta(hours=1), timedelta(hours=1))
+FORGOT_IP = Limit("forgot-ip", 10, timedelta(hours=1), timedelta(hours=1))
+
+
+class TooManyAttempts(KuraError):
+    status_code = 429
+    code = "too_many_attempts"
+
+
+class AccountLocked(KuraError):
+    status_code = 429
+    code = "account_locked"
+
+
+def throttle_key(limit: Limit, subject: str) -> str:
+    # Hashed: the table holds no email addresses or IPs in clear.
+    digest = hashlib.sha256(subject.strip().lower().encode()).hexdigest()[:40]
+    return f"{limit.prefix}:{digest}"
+
+
+async def seconds_locked(
+    session: AsyncSession, limit: Limit, subject: str, *, now: datetime
+) -> int:
+    """Seconds until `subject` may try again (0 when not locked)."""
+    locked_until = await session.scalar(
+        select(AuthThrottle.locked_until).where(AuthThrottle.key == throttle_key(limit, subject))
+    )
+    if locked_until is None or locked_until <= now:
+        return 0
+    return max(1, math.ceil((locked_until - now).total_seconds()))
+
+
+async def record_failure(
+    session: AsyncSession, limit: Limit, subject: str, *, now: datetime
+) -> bool:
+    """Count one failure; True when this failure starts a lock."""
+    key = throttle_key(limit, subject)
+    window_open = AuthThrottle.window_started_at > now - limit.window
+    statement = (
+        insert(AuthThrottle)
+        .values(key=key, failures=1, window_started_at=now)
+        .on_conflict_do_update(
+            index_elements=[AuthThrottle.key],
+            set_={
+                "failures": case((window_open, AuthThrottle.failures + 1), else_=1),
+                "window_started_at": case((window_open, AuthThrottle.window_started_at), else_=now),
+            },
+        )
+        .returning(AuthThrottle.failures, AuthThrottle.locked_until)
+    )
+    failures, locked_until = (await session.execute(statement)).one()
+    if failures >= limit.max_failures and (locked_until is None or locked_until <= now):
+        row = await session.get_one(AuthThrottle, key)
+        row.locked_until = now + limit.lock_for
+        row.failures = 0
+        row.window_started_at = now
+        await session.flush()
+        return True
+    return False
+
+
+async def clear(session: AsyncSession, limit: Limit, subject: str) -> None:
+    row = await session.get(AuthThrottle, throttle_key(limit, subject))
+    if row is not None:
+        await session.delete(row)
+        await session.flush()
+
+
+async def check(session: AsyncSession, limit: Limit, subject: str, *, now: datetime) -> None:
+    """Raise 429 with Retry-After while `subject` is locked."""
+    wait = await seconds_locked(session, limit, subject, now=now)
+    if wait:
+        error = AccountLocked if limit is ACCOUNT else TooManyAttempts
+        raise error(
+            f"Too many attempts. Try again in {math.ceil(wait / 60)} minute(s).",
+            headers={"Retry-After": str(wait)},
+        )

@@ -1,0 +1,1 @@
+"""Clinical notes: what OWNERs and THERAPISTs write about a patient. Never for ASSISTANTs."""

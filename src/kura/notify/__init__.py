@@ -1,0 +1,1 @@
+"""Outgoing messages: email through Brevo, or an outbox of .eml files when offline."""

@@ -1,0 +1,1 @@
+"""Organizations: a practice is the tenant every record belongs to."""

@@ -1,0 +1,31 @@
+"""The organization (practice) table."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kura.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum
+
+
+class OrgType(StrEnum):
+    SOLO = "SOLO"
+    TEAM = "TEAM"
+
+
+class OrgTier(StrEnum):
+    BUILDER = "BUILDER"
+    PRO = "PRO"
+    CENTER = "CENTER"
+
+
+class Organization(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "organization"
+
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[OrgType] = mapped_column(str_enum(OrgType, "org_type"), default=OrgType.SOLO)
+    tier: Mapped[OrgTier] = mapped_column(str_enum(OrgTier, "org_tier"), default=OrgTier.BUILDER)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Madrid")
+    locale: Mapped[str] = mapped_column(String(8), default="es")

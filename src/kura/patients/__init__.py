@@ -1,0 +1,1 @@
+"""Patients of a practice: identity, contact and the consents monitoring needs."""

@@ -1,0 +1,79 @@
+"""/api/v1/patients: the practice's patients (any staff role; clinical notes are separate)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from kura.auth.dependencies import CurrentAuth
+from kura.db.session import DbSession
+from kura.handlers import Responses
+from kura.patients import service
+from kura.patients.models import Patient
+from kura.patients.repository import get_readable
+from kura.patients.schemas import PatientCreate, PatientPage, PatientRead, PatientUpdate
+from kura.request_info import client_ip
+
+router = APIRouter(prefix="/patients", tags=["patients"])
+NOT_FOUND: Responses = {404: {"description": "No such patient in your organization"}}
+
+
+@router.get("", response_model=PatientPage)
+async def list_patients(
+    auth: CurrentAuth,
+    session: DbSession,
+    q: Annotated[str | None, Query(max_length=100, description="Name, email or phone")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PatientPage:
+    """Your organization's patients, by name, with search and pagination."""
+    rows, total = await service.search_patients(session, auth, q=q, page=page, page_size=page_size)
+    return PatientPage(
+        items=[PatientRead.model_validate(p) for p in rows],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.post("", response_model=PatientRead, status_code=201)
+async def create_patient(
+    body: PatientCreate, auth: CurrentAuth, request: Request, session: DbSession
+) -> Patient:
+    """Add a patient."""
+    return await service.create_patient(session, auth, body, ip=client_ip(request))
+
+
+@router.get("/{patient_id}", response_model=PatientRead, responses=NOT_FOUND)
+async def get_patient(
+    patient_id: uuid.UUID, auth: CurrentAuth, request: Request, session: DbSession
+) -> Patient:
+    """One patient (the read is audited)."""
+    patient = await get_readable(session, auth, patient_id)
+    await service.audit_view(session, auth, patient, ip=client_ip(request))
+    return patient
+
+
+@router.patch("/{patient_id}", response_model=PatientRead, responses=NOT_FOUND)
+async def update_patient(
+    patient_id: uuid.UUID,
+    body: PatientUpdate,
+    auth: CurrentAuth,
+    request: Request,
+    session: DbSession,
+) -> Patient:
+    """Change a patient's details or monitoring consent."""
+    patient = await get_readable(session, auth, patient_id)
+    return await service.update_patient(session, auth, patient, body, ip=client_ip(request))
+
+
+@router.delete("/{patient_id}", status_code=204, responses=NOT_FOUND)
+async def delete_patient(
+    patient_id: uuid.UUID, auth: CurrentAuth, request: Request, session: DbSession
+) -> Response:
+    """Delete a patient and their clinical notes."""
+    patient = await get_readable(session, auth, patient_id)
+    await service.delete_patient(session, auth, patient, ip=client_ip(request))
+    return Response(status_code=204)

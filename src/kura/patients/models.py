@@ -1,0 +1,29 @@
+"""The patient table."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kura.db.base import Base, Timestamps, UUIDPrimaryKey
+
+
+class Patient(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "patient"
+    __table_args__ = (UniqueConstraint("organization_id", "phone"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    language: Mapped[str] = mapped_column(String(8), default="es")
+    monitoring_consent: Mapped[bool] = mapped_column(default=False)
+    monitoring_consent_at: Mapped[datetime | None]
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )

@@ -1,0 +1,76 @@
+"""Patient bodies. Phones are normalised to E.164 (default region Spain)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from kura.users.schemas import FullName
+
+DEFAULT_REGION = "ES"
+
+
+def normalize_phone(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        number = phonenumbers.parse(value, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            "not a phone number (use international format, e.g. +34 600 000 000)"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            "not a valid phone number (use international format, e.g. +34 600 000 000)"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]
+Language = Literal["es", "en"]
+
+
+class PatientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: FullName
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: Phone | None = None
+    language: Language = "es"
+    monitoring_consent: bool = False
+
+
+class PatientUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: FullName | None = None
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: Phone | None = None
+    language: Language | None = None
+    monitoring_consent: bool | None = None
+
+
+class PatientRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    full_name: str
+    email: str | None
+    phone: str | None
+    language: str
+    monitoring_consent: bool
+    monitoring_consent_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PatientPage(BaseModel):
+    items: list[PatientRead]
+    total: int
+    page: int
+    page_size: int

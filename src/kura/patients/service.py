@@ -1,0 +1,124 @@
+"""Patient records: create, search, update, delete — each audited."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.audit.service import AuditAction, record
+from kura.auth.sessions import Authenticated, utcnow
+from kura.errors import Conflict
+from kura.patients.models import Patient
+from kura.patients.repository import readable
+from kura.patients.schemas import PatientCreate, PatientUpdate
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search_patients(
+    session: AsyncSession, auth: Authenticated, *, q: str | None, page: int, page_size: int
+) -> tuple[list[Patient], int]:
+    statement = readable(auth)
+    if q:
+        pattern = _like(q.strip())
+        statement = statement.where(
+            or_(
+                Patient.full_name.ilike(pattern, escape="\\"),
+                Patient.email.ilike(pattern, escape="\\"),
+                Patient.phone.ilike(pattern, escape="\\"),
+            )
+        )
+    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = await session.scalars(
+        statement.order_by(Patient.full_name, Patient.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    return list(rows), int(total or 0)
+
+
+async def _flush_unique_phone(session: AsyncSession) -> None:
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("Another patient of this practice already has this phone number.") from None
+
+
+async def create_patient(
+    session: AsyncSession, auth: Authenticated, data: PatientCreate, *, ip: str | None
+) -> Patient:
+    patient = Patient(
+        organization_id=auth.user.organization_id,
+        created_by_id=auth.user.id,
+        monitoring_consent_at=utcnow() if data.monitoring_consent else None,
+        **data.model_dump(),
+    )
+    session.add(patient)
+    await _flush_unique_phone(session)
+    await _audit(session, auth, AuditAction.PATIENT_CREATED, patient, ip=ip)
+    return patient
+
+
+async def update_patient(
+    session: AsyncSession,
+    auth: Authenticated,
+    patient: Patient,
+    data: PatientUpdate,
+    *,
+    ip: str | None,
+) -> Patient:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("full_name", "language", "monitoring_consent"):
+        if changes.get(required, "") is None:
+            changes.pop(required)
+    if (
+        "monitoring_consent" in changes
+        and changes["monitoring_consent"] != patient.monitoring_consent
+    ):
+        patient.monitoring_consent_at = utcnow() if changes["monitoring_consent"] else None
+    for field, value in changes.items():
+        setattr(patient, field, value)
+    await _flush_unique_phone(session)
+    await _audit(session, auth, AuditAction.PATIENT_UPDATED, patient, ip=ip, fields=sorted(changes))
+    await session.refresh(patient)
+    return patient
+
+
+async def delete_patient(
+    session: AsyncSession, auth: Authenticated, patient: Patient, *, ip: str | None
+) -> None:
+    await _audit(session, auth, AuditAction.PATIENT_DELETED, patient, ip=ip)
+    await session.delete(patient)
+    await session.flush()
+
+
+async def audit_view(
+    session: AsyncSession, auth: Authenticated, patient: Patient, *, ip: str | None
+) -> None:
+    await _audit(session, auth, AuditAction.PATIENT_VIEWED, patient, ip=ip)
+
+
+async def _audit(
+    session: AsyncSession,
+    auth: Authenticated,
+    action: AuditAction,
+    patient: Patient,
+    *,
+    ip: str | None,
+    fields: list[str] | None = None,
+) -> None:
+    await record(
+        session,
+        action,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="patient",
+        target_id=patient.id,
+        ip=ip,
+        details={"fields": fields} if fields else None,
+    )

@@ -1,0 +1,1 @@
+"""Users: staff of one organization (OWNER, THERAPIST, ASSISTANT) and platform superusers."""

@@ -1,0 +1,109 @@
+"""/api/v1/staff (the OWNER manages their team) and /api/v1/admin/users (superusers)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from kura.audit.service import AuditAction, record
+from kura.auth.dependencies import CurrentAuth, Owner, SuperAdmin
+from kura.auth.models import TokenPurpose
+from kura.auth.service import send_password_link_for
+from kura.auth.sessions import revoke_all_sessions
+from kura.db.session import DbSession
+from kura.errors import BadRequest, NotFound
+from kura.request_info import client_ip
+from kura.users import service
+from kura.users.models import Role, User
+from kura.users.schemas import StaffCreate, StaffUpdate, SuperuserUpdate, UserRead
+
+router = APIRouter(tags=["staff"])
+
+
+@router.get("/staff", response_model=list[UserRead])
+async def list_staff(auth: CurrentAuth, session: DbSession) -> list[User]:
+    """Everyone in your organization."""
+    return await service.list_staff(session, auth.user.organization_id)
+
+
+@router.post("/staff", response_model=UserRead, status_code=201)
+async def add_staff(body: StaffCreate, auth: Owner, request: Request, session: DbSession) -> User:
+    """Add a team member; they receive an email to choose their password (72 h)."""
+    user = await service.add_staff(
+        session,
+        organization=auth.organization,
+        email=body.email,
+        full_name=body.full_name,
+        role=body.role,
+    )
+    await send_password_link_for(session, request.app.state.settings, user, TokenPurpose.INVITE)
+    await record(
+        session,
+        AuditAction.STAFF_ADDED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=client_ip(request),
+        details={"role": user.role.value},
+    )
+    return user
+
+
+@router.patch("/staff/{user_id}", response_model=UserRead)
+async def update_staff(
+    user_id: uuid.UUID, body: StaffUpdate, auth: Owner, request: Request, session: DbSession
+) -> User:
+    """Change a team member's role or (de)activate them; deactivation ends their sessions."""
+    user = await service.get_staff(session, auth.user.organization_id, user_id)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    demoting = "role" in changes and changes["role"] != Role.OWNER
+    deactivating = changes.get("is_active") is False
+    if user.role == Role.OWNER and (demoting or deactivating):
+        await service.ensure_an_owner_remains(session, user)
+    if deactivating and user.is_active:
+        await revoke_all_sessions(session, user)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    await session.flush()
+    await record(
+        session,
+        AuditAction.STAFF_UPDATED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=client_ip(request),
+        details={key: str(value) for key, value in changes.items()},
+    )
+    return user
+
+
+@router.patch("/admin/users/{user_id}", response_model=UserRead, tags=["admin"])
+async def set_superuser(
+    user_id: uuid.UUID,
+    body: SuperuserUpdate,
+    auth: SuperAdmin,
+    request: Request,
+    session: DbSession,
+) -> User:
+    """Grant or revoke platform-operator (superuser) rights. Superusers only."""
+    user = await session.scalar(select(User).where(User.id == user_id))
+    if user is None:
+        raise NotFound("No such user.")
+    if user.id == auth.user.id and not body.is_superuser:
+        raise BadRequest("You cannot revoke your own superuser rights.")
+    user.is_superuser = body.is_superuser
+    await session.flush()
+    await record(
+        session,
+        AuditAction.SUPERUSER_GRANTED if body.is_superuser else AuditAction.SUPERUSER_REVOKED,
+        organization_id=user.organization_id,
+        actor_id=auth.user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=client_ip(request),
+    )
+    return user

@@ -1,0 +1,59 @@
+"""Users as clients see them, and the fields a user may change about themself."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from kura.users.models import Role
+
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Locale = Literal["es", "en"]
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    is_superuser: bool
+    locale: str | None
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+class ProfileUpdate(BaseModel):
+    """PATCH /auth/me: only these fields; anything else is rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: FullName | None = None
+    locale: Locale | None = None
+
+
+class StaffCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr = Field(max_length=320)
+    full_name: FullName
+    role: Role = Role.THERAPIST
+
+
+class StaffUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class SuperuserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    is_superuser: bool

@@ -21,6 +21,7 @@ from kura.db.embedded import EmbeddedPostgres
 from kura.db.engine import Database
 from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe, libpq_conninfo
+from tests.factories import Member, make_owner
 
 # The developer's own environment must not leak into tests (a real DATABASE_URL, say).
 for _name in list(os.environ):
@@ -112,3 +113,8 @@ def empty_db(pg_server: EmbeddedPostgres) -> Iterator[URL]:
     yield pg_server.url().set(database=name)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+async def owner(session: AsyncSession, settings: Settings) -> Member:
+    return await make_owner(session, settings)

@@ -237,3 +237,40 @@ def psycopg_url(text: str) -> URL:
     from sqlalchemy.engine import make_url
 
     return make_url(text)
+
+
+def test_createsuperuser_creates_then_is_idempotent(empty_db: URL, tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": describe(empty_db, show_password=True),
+        "KURA_DATA_DIR": str(tmp_path),
+        "KURA_SUPERUSER_PASSWORD": "operador-seguro-2026",
+    }
+    args = ("createsuperuser", "--email", "Ops@KuraOS.ai", "--full-name", "Operaciones")
+    first = kura(*args, **env)
+    assert first.returncode == 0, first.stderr
+    assert "Created superuser ops@kuraos.ai" in first.stdout
+    second = kura(*args, **env)
+    assert second.returncode == 0
+    assert "already a superuser" in second.stdout
+    assert "operador-seguro" not in first.stdout + first.stderr + second.stdout
+    with psycopg.connect(libpq_conninfo(empty_db)) as conn:
+        row = conn.execute(
+            "SELECT is_superuser, role FROM user_account WHERE email = 'ops@kuraos.ai'"
+        ).fetchone()
+    assert row == (True, "OWNER")
+
+
+def test_createsuperuser_refuses_a_weak_password(empty_db: URL, tmp_path: Path) -> None:
+    line = _one_clear_line(
+        kura(
+            "createsuperuser",
+            "--email",
+            "ops@kuraos.ai",
+            "--full-name",
+            "Ops",
+            DATABASE_URL=describe(empty_db, show_password=True),
+            KURA_DATA_DIR=str(tmp_path),
+            KURA_SUPERUSER_PASSWORD="password123",
+        )
+    )
+    assert "too common" in line

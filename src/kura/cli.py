@@ -194,6 +194,59 @@ def worker() -> None:
     _run(run)
 
 
+@app.command()
+def createsuperuser(
+    email: Annotated[str, typer.Option(prompt=True, help="The operator's email.")],
+    full_name: Annotated[str, typer.Option(prompt="Full name", help="The operator's name.")],
+    org_name: Annotated[
+        str, typer.Option(help="Organization created for a new operator.")
+    ] = "KURA OS Operations",
+) -> None:
+    """Create a platform operator (superuser), or promote an existing user. Idempotent.
+
+    The password is read from KURA_SUPERUSER_PASSWORD or asked for (never a command-line
+    argument); it is only needed when the user does not exist yet.
+    """
+    from kura.db.engine import Database
+    from kura.db.location import database_url
+    from kura.errors import KuraError
+    from kura.users.service import get_by_email
+    from kura.users.superuser import ensure_superuser
+
+    async def create(url: URL) -> str:
+        database = Database.connect(url, pool_size=1)
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                password = os.environ.get("KURA_SUPERUSER_PASSWORD")
+                if password is None and await get_by_email(session, email) is None:
+                    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+                result = await ensure_superuser(
+                    session, email=email, full_name=full_name, password=password, org_name=org_name
+                )
+        finally:
+            await database.dispose()
+        if result.created:
+            return f"Created superuser {result.user.email}."
+        if result.promoted:
+            return f"{result.user.email} is now a superuser."
+        return f"{result.user.email} was already a superuser; nothing changed."
+
+    def run() -> None:
+        from kura.db.migrate import upgrade_heads
+
+        settings = _settings()
+        with database_url(settings) as url:
+            _check_reachable(url)
+            if not settings.is_production:
+                upgrade_heads(url)  # a fresh laptop: the tables must exist first
+            try:
+                out.print(asyncio.run(create(url)), highlight=False)
+            except KuraError as exc:
+                raise ConfigError(exc.detail) from None
+
+    _run(run)
+
+
 @config_app.command("check")
 def config_check() -> None:
     """Show each integration as configured / not configured / invalid (never a value)."""

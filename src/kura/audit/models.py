@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Identity, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kura.db.base import Base
+from kura.db.base import Base, utcnow
 
 
 class AuditEvent(Base):
@@ -21,7 +21,9 @@ class AuditEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(
+        default=utcnow, server_default=func.now(), index=True
+    )
     # No foreign keys: the trail must outlive the rows it mentions (and a cascade would UPDATE).
     organization_id: Mapped[uuid.UUID | None]
     actor_id: Mapped[uuid.UUID | None] = mapped_column(index=True)

@@ -1,0 +1,113 @@
+"""Tenancy, proven over every route: another organization's ids answer 404, and ASSISTANTs get
+403 on clinical routes. New routes with ids are picked up from the OpenAPI schema automatically."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.clinical.models import ClinicalNote
+from kura.config import Settings
+from kura.users.models import Role
+from tests.factories import make_owner, make_patient, make_staff
+
+# A valid body for each operation that takes one (a route missing here fails the test).
+BODIES: dict[tuple[str, str], dict[str, object]] = {
+    ("patch", "/api/v1/patients/{patient_id}"): {"full_name": "Cambiado"},
+    ("post", "/api/v1/patients/{patient_id}/notes"): {"content": "Nota"},
+    ("patch", "/api/v1/notes/{note_id}"): {"content": "Cambiada"},
+    ("patch", "/api/v1/staff/{user_id}"): {"role": "ASSISTANT"},
+    ("patch", "/api/v1/admin/users/{user_id}"): {"is_superuser": True},
+}
+# Platform routes act across organizations by design; for non-superusers they answer 403.
+PLATFORM_ROUTES = {"/api/v1/admin/users/{user_id}"}
+CLINICAL_TAG = "clinical notes"
+
+
+def _id_routes(app: FastAPI) -> list[tuple[str, str, dict[str, object]]]:
+    routes = []
+    for path, item in app.openapi()["paths"].items():
+        if "{" not in path:
+            continue
+        for method, operation in item.items():
+            routes.append((method, path, operation))
+    return routes
+
+
+async def test_every_id_route_hides_other_organizations(
+    app: FastAPI, client: AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    victim = await make_owner(session, settings)
+    victim_staff = await make_staff(session, settings, victim.organization, Role.THERAPIST)
+    patient = await make_patient(session, victim.organization)
+    note = ClinicalNote(
+        organization_id=victim.organization.id, patient_id=patient.id, content="privado"
+    )
+    session.add(note)
+    await session.flush()
+    ids = {"patient_id": patient.id, "note_id": note.id, "user_id": victim_staff.user.id}
+    intruder = await make_owner(session, settings)
+
+    routes = _id_routes(app)
+    assert len(routes) >= 9  # the walk really walks
+    for method, path, operation in routes:
+        names = re.findall(r"{(\w+)}", path)
+        missing = [n for n in names if n not in ids]
+        assert not missing, f"{method.upper()} {path}: add an id for {missing} to this test"
+        url = path.format(**{n: ids[n] for n in names})
+        body = None
+        if "requestBody" in operation:
+            assert (method, path) in BODIES, f"{method.upper()} {path}: add a body to BODIES"
+            body = BODIES[(method, path)]
+        response = await client.request(method, url, headers=intruder.headers, json=body)
+        expected = 403 if path in PLATFORM_ROUTES else 404
+        assert response.status_code == expected, (method, path, response.text)
+
+    # The victim's data is untouched and still theirs.
+    mine = await client.get(f"/api/v1/patients/{patient.id}", headers=victim.headers)
+    assert mine.status_code == 200 and mine.json()["full_name"] == patient.full_name
+
+
+async def test_random_ids_are_404_not_500(
+    app: FastAPI, client: AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    member = await make_owner(session, settings)
+    for method, path, operation in _id_routes(app):
+        if path in PLATFORM_ROUTES:
+            continue
+        url = re.sub(r"{\w+}", str(uuid.uuid4()), path)
+        body = BODIES.get((method, path)) if "requestBody" in operation else None
+        response = await client.request(method, url, headers=member.headers, json=body)
+        assert response.status_code == 404, (method, path)
+        malformed = await client.request(
+            method, re.sub(r"{\w+}", "..%2F..%2Fetc", path), headers=member.headers, json=body
+        )
+        assert malformed.status_code in (404, 422), (method, path, malformed.status_code)
+
+
+async def test_assistants_get_403_on_every_clinical_route(
+    app: FastAPI, client: AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    owner = await make_owner(session, settings)
+    assistant = await make_staff(session, settings, owner.organization, Role.ASSISTANT)
+    patient = await make_patient(session, owner.organization)
+    note = ClinicalNote(organization_id=owner.organization.id, patient_id=patient.id, content="c")
+    session.add(note)
+    await session.flush()
+    ids = {"patient_id": patient.id, "note_id": note.id}
+    clinical = [
+        (method, path, operation)
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+        if CLINICAL_TAG in operation.get("tags", [])
+    ]
+    assert len(clinical) == 5
+    for method, path, operation in clinical:
+        url = path.format(**{n: ids[n] for n in re.findall(r"{(\w+)}", path)})
+        body = BODIES.get((method, path)) if "requestBody" in operation else None
+        response = await client.request(method, url, headers=assistant.headers, json=body)
+        assert response.status_code == 403, (method, path)

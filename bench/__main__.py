@@ -1,5 +1,5 @@
 """`make bench`: run every benchmark and write docs/benchmarks.md."""
 
-from bench.coldstart import main
+from bench import coldstart, load
 
-main()
+coldstart.main(extra_sections=load.markdown(load.measure()))

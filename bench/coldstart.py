@@ -107,7 +107,7 @@ def measure_first_health(data_dir: Path) -> Figure:
     )
 
 
-def main() -> None:
+def main(extra_sections: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="kura-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         figures = [measure_import(data_dir), measure_first_health(data_dir)]
@@ -126,6 +126,7 @@ def main() -> None:
         "|---|---|---|---|---|",
         *[figure.row() for figure in figures],
         "",
+        *(extra_sections or []),
     ]
     RESULTS.write_text("\n".join(lines))
     print("\n".join(lines))

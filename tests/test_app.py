@@ -44,7 +44,10 @@ async def test_health_reports_the_package_version(client: AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "healthy", "version": __version__}
+    assert response.headers["content-type"] == "application/json"
     assert __version__ != "0.0.0+unknown"
+    head = await client.head("/health")
+    assert head.status_code == 200 and head.content == b""
 
 
 async def test_ready_checks_the_database(client: AsyncClient) -> None:
@@ -128,11 +131,11 @@ async def test_unhandled_errors_are_json_500_without_a_stack_trace(
 
 
 async def test_request_id_is_generated_or_propagated(client: AsyncClient) -> None:
-    generated = await client.get("/health")
+    generated = await client.get("/health/ready")
     assert len(generated.headers["x-request-id"]) == 32
-    propagated = await client.get("/health", headers={"X-Request-ID": "abc-123-def-456"})
+    propagated = await client.get("/health/ready", headers={"X-Request-ID": "abc-123-def-456"})
     assert propagated.headers["x-request-id"] == "abc-123-def-456"
     # A hostile id (log injection) is replaced, not echoed.
     forged = 'x" forged="1'
-    hostile = await client.get("/health", headers={"X-Request-ID": forged})
+    hostile = await client.get("/health/ready", headers={"X-Request-ID": forged})
     assert hostile.headers["x-request-id"] != forged

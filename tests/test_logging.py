@@ -66,7 +66,7 @@ async def _run_requests(db_url: URL, tmp_path: Path) -> list[dict[str, Any]]:
     ):
         failed = await client.get("/leak", headers={"X-Cloud-Trace-Context": f"{TRACE}/1;o=1"})
         assert failed.status_code == 500
-        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/health/ready")).status_code == 200
     await database.dispose()
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
@@ -89,7 +89,7 @@ async def test_json_lines_carry_severity_message_trace_and_request_id(
     access = [line for line in lines if line["message"] == "request"]
     assert {(a["method"], a["path"], a["status"]) for a in access} == {
         ("GET", "/leak", 500),
-        ("GET", "/health", 200),
+        ("GET", "/health/ready", 200),
     }
     assert all(isinstance(a["duration_ms"], float) and a["request_id"] for a in access)
     leak_lines = [line for line in lines if line.get("path") == "/leak"]

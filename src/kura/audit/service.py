@@ -7,9 +7,11 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.models import AuditEvent
+from kura.db.base import utcnow
 
 
 class AuditAction(StrEnum):
@@ -37,6 +39,11 @@ class AuditAction(StrEnum):
     NOTE_DELETED = "note.deleted"
 
 
+# Built once: a Core INSERT with parameters, because audit rows are written on every audited
+# read and never read back — the ORM unit of work and statement building would be overhead.
+_INSERT = insert(AuditEvent)
+
+
 async def record(
     session: AsyncSession,
     action: AuditAction,
@@ -50,16 +57,17 @@ async def record(
 ) -> None:
     """Add an audit row to the caller's transaction (it lands only if the work does)."""
     request_id = structlog.contextvars.get_contextvars().get("request_id")
-    session.add(
-        AuditEvent(
-            organization_id=organization_id,
-            actor_id=actor_id,
-            action=action.value,
-            target_type=target_type,
-            target_id=str(target_id) if target_id is not None else None,
-            ip=ip,
-            request_id=request_id,
-            details=details or {},
-        )
+    await session.execute(
+        _INSERT,
+        {
+            "occurred_at": utcnow(),
+            "organization_id": organization_id,
+            "actor_id": actor_id,
+            "action": action.value,
+            "target_type": target_type,
+            "target_id": str(target_id) if target_id is not None else None,
+            "ip": ip,
+            "request_id": request_id,
+            "details": details or {},
+        },
     )
-    await session.flush()

@@ -13,6 +13,9 @@ from kura.ops.schemas import Health, Readiness
 router = APIRouter(tags=["ops"])
 log = get_logger(__name__)
 _HEALTH = Health(status="healthy", version=__version__).model_dump()
+# Served by kura.app.KuraAPI's fast path; the route below documents it (and answers if
+# the fast path is ever removed).
+HEALTH_BODY = Health(status="healthy", version=__version__).model_dump_json().encode()
 
 
 @router.get("/health", response_model=Health)

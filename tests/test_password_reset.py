@@ -14,14 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kura.app import create_app
 from kura.auth.password_links import deliver_password_link
-from kura.config import Settings
+from kura.config import Settings, load_settings
 from kura.db.engine import Database
+from kura.db.migrate import upgrade_heads
+from kura.db.urls import describe
+from kura.jobs.queue import job_queue
+from kura.jobs.worker import job_context
 from kura.notify.email import BrevoEmailSender, Email, EmailDeliveryError
 from kura.users.models import User
 from tests.factories import Member
@@ -230,3 +237,46 @@ async def test_the_job_sends_through_brevo_when_configured(
     assert await deliver_password_link(database, brevo_settings, uuid.UUID(token_id))
     assert _FakeBrevo.calls[-1][2]["to"] == [{"email": owner.user.email}]
     assert "token=" in _FakeBrevo.calls[-1][2]["textContent"]
+
+
+async def test_end_to_end_a_real_worker_delivers_the_reset_email(
+    empty_db: URL, tmp_path: Path
+) -> None:
+    """Committed request -> queued job -> worker -> .eml in the outbox (own database)."""
+    upgrade_heads(empty_db)
+    settings = load_settings(
+        environment="test",
+        database_url=describe(empty_db, show_password=True),
+        kura_data_dir=tmp_path,
+        kura_run_worker=False,
+    )
+    database = Database.connect(empty_db)
+    app = create_app(settings, database=database)
+    async with (
+        LifespanManager(app),
+        AsyncClient(transport=ASGITransport(app), base_url="http://test") as client,
+    ):
+        registered = await client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": "eva@example.org",
+                "password": "una-clave-muy-larga-42",
+                "full_name": "Eva",
+                "org_name": "Consulta Eva",
+            },
+        )
+        assert registered.status_code == 201
+        await client.post("/api/v1/auth/forgot-password", json={"email": "eva@example.org"})
+        async with job_queue(empty_db) as queue:
+            await queue.run_worker_async(
+                wait=False,
+                install_signal_handlers=False,
+                listen_notify=False,
+                additional_context=job_context(database, settings),
+            )
+        token = _token_from(_newest_mail_to(tmp_path / "outbox" / "email", "eva@example.org"))
+        reset = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token, "new_password": NEW_PASSWORD}
+        )
+        assert reset.status_code == 200
+    await database.dispose()

@@ -9,6 +9,8 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pwdlib.hashers.bcrypt import BcryptHasher
 
+from kura.errors import BadRequest
+
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 
@@ -85,8 +87,10 @@ _COMMON_CORES = (
 _DECORATION = re.compile(r"^[\W\d_]*(.*?)[\W\d_]*$")
 
 
-class PasswordPolicyError(ValueError):
+class PasswordPolicyError(BadRequest):
     """The password is too weak; the message says why."""
+
+    code = "weak_password"
 
 
 def check_password_policy(password: str, *, email: str | None = None) -> None:

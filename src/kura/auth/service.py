@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -13,7 +14,6 @@ from kura.auth.google import GoogleIdentity
 from kura.auth.models import TokenPurpose
 from kura.auth.password_links import consume_password_link, create_password_link
 from kura.auth.passwords import (
-    PasswordPolicyError,
     burn_verification_time,
     check_password_policy,
     hash_password,
@@ -48,11 +48,23 @@ class SignedIn:
     session: IssuedSession
 
 
-def _policy(password: str, email: str) -> None:
-    try:
-        check_password_policy(password, email=email)
-    except PasswordPolicyError as exc:
-        raise BadRequest(str(exc)) from None
+async def _audit_user(
+    session: AsyncSession,
+    action: AuditAction,
+    user: User,
+    *,
+    ip: str | None,
+    actor_id: uuid.UUID | None = None,
+) -> None:
+    await record(
+        session,
+        action,
+        organization_id=user.organization_id,
+        actor_id=actor_id,
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+    )
 
 
 async def _sign_in(
@@ -61,15 +73,7 @@ async def _sign_in(
     user.last_login_at = utcnow()
     issued = await open_session(session, settings, user, ip=ip)
     organization = await session.get_one(Organization, user.organization_id)
-    await record(
-        session,
-        AuditAction.LOGIN,
-        organization_id=user.organization_id,
-        actor_id=user.id,
-        target_type="user",
-        target_id=user.id,
-        ip=ip,
-    )
+    await _audit_user(session, AuditAction.LOGIN, user, ip=ip, actor_id=user.id)
     return SignedIn(user, organization, issued)
 
 
@@ -87,7 +91,7 @@ async def register(
     if ip:
         await throttle.check(session, throttle.REGISTER_IP, ip, now=now)
         await throttle.record_failure(session, throttle.REGISTER_IP, ip, now=now)
-    _policy(password, email)
+    check_password_policy(password, email=email)
     user, organization = await users.create_organization_with_owner(
         session,
         org_name=org_name,
@@ -157,15 +161,7 @@ async def _failed_login(
         ip=ip,
     )
     if locked and user is not None:
-        await record(
-            session,
-            AuditAction.LOCKOUT,
-            organization_id=org_id,
-            actor_id=None,
-            target_type="user",
-            target_id=user_id,
-            ip=ip,
-        )
+        await _audit_user(session, AuditAction.LOCKOUT, user, ip=ip)
     return LoginFailure(InvalidCredentials("Email or password is incorrect."))
 
 
@@ -227,17 +223,11 @@ async def change_password(
     matches, _ = verify_password(current_password, auth.user.password_hash)
     if not matches:
         raise BadRequest("The current password is incorrect.")
-    _policy(new_password, auth.user.email)
+    check_password_policy(new_password, email=auth.user.email)
     auth.user.password_hash = hash_password(new_password)
     await revoke_all_sessions(session, auth.user)
-    await record(
-        session,
-        AuditAction.PASSWORD_CHANGED,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="user",
-        target_id=auth.user.id,
-        ip=ip,
+    await _audit_user(
+        session, AuditAction.PASSWORD_CHANGED, auth.user, ip=ip, actor_id=auth.user.id
     )
     return await _sign_in(session, settings, auth.user, ip=ip)
 
@@ -254,15 +244,7 @@ async def request_password_reset(
     if user is None or not user.is_active:
         return
     await send_password_link_for(session, settings, user, TokenPurpose.RESET)
-    await record(
-        session,
-        AuditAction.PASSWORD_RESET_REQUESTED,
-        organization_id=user.organization_id,
-        actor_id=None,
-        target_type="user",
-        target_id=user.id,
-        ip=ip,
-    )
+    await _audit_user(session, AuditAction.PASSWORD_RESET_REQUESTED, user, ip=ip)
 
 
 async def send_password_link_for(
@@ -276,16 +258,8 @@ async def reset_password(
     session: AsyncSession, *, token: str, new_password: str, ip: str | None
 ) -> None:
     user = await consume_password_link(session, token)
-    _policy(new_password, user.email)
+    check_password_policy(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
     await revoke_all_sessions(session, user)
     await throttle.clear(session, throttle.ACCOUNT, user.email)
-    await record(
-        session,
-        AuditAction.PASSWORD_RESET,
-        organization_id=user.organization_id,
-        actor_id=user.id,
-        target_type="user",
-        target_id=user.id,
-        ip=ip,
-    )
+    await _audit_user(session, AuditAction.PASSWORD_RESET, user, ip=ip, actor_id=user.id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
-from kura.auth.passwords import PasswordPolicyError, check_password_policy, hash_password
+from kura.auth.passwords import check_password_policy, hash_password
 from kura.errors import BadRequest
 from kura.users import service
 from kura.users.models import User
@@ -51,10 +51,7 @@ async def ensure_superuser(
         return SuperuserResult(existing, created=False, promoted=promoted)
     if not password:
         raise BadRequest("A password is needed to create a new superuser.")
-    try:
-        check_password_policy(password, email=email)
-    except PasswordPolicyError as exc:
-        raise BadRequest(str(exc)) from None
+    check_password_policy(password, email=email)
     user, _ = await service.create_organization_with_owner(
         session,
         org_name=org_name,

@@ -24,7 +24,11 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("patch", "/api/v1/admin/users/{user_id}"): {"is_superuser": True},
 }
 # Platform routes act across organizations by design; for non-superusers they answer 403.
-PLATFORM_ROUTES = {"/api/v1/admin/users/{user_id}"}
+PLATFORM_ROUTES = {
+    "/api/v1/admin/users/{user_id}",
+    "/api/v1/admin/backups/{filename}/download",
+    "/api/v1/admin/backups/{filename}",
+}
 CLINICAL_TAG = "clinical notes"
 
 
@@ -49,7 +53,12 @@ async def test_every_id_route_hides_other_organizations(
     )
     session.add(note)
     await session.flush()
-    ids = {"patient_id": patient.id, "note_id": note.id, "user_id": victim_staff.user.id}
+    ids = {
+        "patient_id": patient.id,
+        "note_id": note.id,
+        "user_id": victim_staff.user.id,
+        "filename": "backup_2026-01-01_00-00.sql.gz",
+    }
     intruder = await make_owner(session, settings)
 
     routes = _id_routes(app)

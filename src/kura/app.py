@@ -111,11 +111,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 def _api_routers() -> list[APIRouter]:
     from kura.audit.endpoints import router as audit
     from kura.auth.endpoints import router as auth
+    from kura.backups.endpoints import router as backups
     from kura.clinical.endpoints import router as clinical
     from kura.patients.endpoints import router as patients
     from kura.users.endpoints import router as users
 
-    return [auth, users, patients, clinical, audit]
+    return [auth, users, patients, clinical, audit, backups]
 
 
 @contextlib.asynccontextmanager

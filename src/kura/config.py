@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     email_from_address: str = "noreply@kuraos.ai"
     email_from_name: str = "KURA OS"
 
+    backup_dir: Path | None = None  # default: KURA_DATA_DIR/backups
+    backup_bucket: str | None = None
+    backup_retention_count: int = Field(default=30, ge=1, le=10_000)
+    backup_prerestore_days: int = Field(default=7, ge=0, le=3650)
+    backup_cron: str = "30 3 * * *"  # daily, UTC
+    backup_compression_level: int = Field(default=6, ge=1, le=9)
+    pg_bin_dir: Path | None = None  # pg_dump/psql; default: the embedded wheel's, else PATH
+
     sentry_dsn: SecretStr | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     google_cloud_project: str | None = None

@@ -37,6 +37,12 @@ class AuditAction(StrEnum):
     NOTE_CREATED = "note.created"
     NOTE_UPDATED = "note.updated"
     NOTE_DELETED = "note.deleted"
+    BACKUP_CREATED = "backup.created"
+    BACKUP_DOWNLOADED = "backup.downloaded"
+    BACKUP_DELETED = "backup.deleted"
+    RESTORE_STARTED = "restore.started"
+    RESTORE_COMPLETED = "restore.completed"
+    RESTORE_FAILED = "restore.failed"
 
 
 # Built once: a Core INSERT with parameters, because audit rows are written on every audited

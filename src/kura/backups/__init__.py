@@ -1,0 +1,1 @@
+"""Backups and disaster recovery: verified dumps, all-or-nothing restore, durable storage."""

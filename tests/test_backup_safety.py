@@ -71,7 +71,7 @@ async def test_hostile_filenames_never_reach_a_file(backup_env: BackupEnv, tmp_p
     _plant_outside_files(backup_env, tmp_path)
     before = sorted(p.name for p in backup_env.store_dir.iterdir())
     headers = backup_env.operator.headers
-    for name in HOSTILE + ["backup_2026-02-02_00-00.sql.gz"]:
+    for name in [*HOSTILE, "backup_2026-02-02_00-00.sql.gz"]:
         # In the path, already-encoded forms are sent as they are; raw NUL, spaces and
         # backslashes are percent-encoded (an HTTP client cannot send them raw).
         in_path = quote(name, safe="/%$()~")

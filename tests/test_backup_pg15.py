@@ -1,0 +1,91 @@
+"""Production runs Cloud SQL PostgreSQL 15: backup and restore against a real PostgreSQL 15
+server with this project's (newer) pg_dump and psql."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import URL
+
+from kura.backups.service import BackupService
+from kura.db.migrate import upgrade_heads
+from kura.db.urls import DRIVER, libpq_conninfo
+from kura.storage.blobs import LocalBlobStore
+from tests.backup_support import BackupEnv, open_env, table_fingerprints
+
+PG15 = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres_user() -> dict[str, object]:
+    if os.geteuid() != 0:
+        return {}
+    return {"user": "postgres", "group": pwd.getpwnam("postgres").pw_gid}
+
+
+@pytest.fixture(scope="module")
+def pg15_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
+    if not (PG15 / "postgres").exists():
+        pytest.skip("PostgreSQL 15 server binaries not installed (Debian package postgresql-15)")
+    base = tmp_path_factory.mktemp("pg15")
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        base.chmod(0o755)
+        for parent in base.parents:
+            parent.chmod(parent.stat().st_mode | 0o005)
+    data = base / "data"
+    subprocess.run(
+        [PG15 / "initdb", "-D", data, "--auth=trust", "-U", "postgres", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+        **_as_postgres_user(),  # type: ignore[arg-type]
+    )
+    subprocess.run(
+        [PG15 / "pg_ctl", "-D", data, "-o", f"-k {base} -h ''", "-l", base / "log", "-w", "start"],
+        check=True,
+        capture_output=True,
+        **_as_postgres_user(),  # type: ignore[arg-type]
+    )
+    url = URL.create(DRIVER, username="postgres", database="kura_pg15", query={"host": str(base)})
+    with psycopg.connect(libpq_conninfo(url.set(database="postgres")), autocommit=True) as conn:
+        assert conn.info.server_version // 10000 == 15
+        conn.execute("CREATE DATABASE kura_pg15")
+    upgrade_heads(url)
+    yield url
+    subprocess.run(
+        [PG15 / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
+        check=True,
+        capture_output=True,
+        **_as_postgres_user(),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def pg15_env(pg15_server: URL, tmp_path: Path) -> AsyncIterator[BackupEnv]:
+    async for env in open_env(pg15_server, tmp_path / "data"):
+        yield env
+
+
+async def test_backup_and_restore_on_postgresql_15(pg15_env: BackupEnv) -> None:
+    service = BackupService(
+        pg15_env.settings, LocalBlobStore(pg15_env.store_dir), pg15_env.database
+    )
+    before = table_fingerprints(pg15_env.url)
+    manifest = await service.create()
+    assert manifest.server_version.startswith("15.")
+    await pg15_env.client.post(
+        "/api/v1/patients", headers=pg15_env.owner.headers, json={"full_name": "Después"}
+    )
+    await service.restore(manifest.filename)
+    after = table_fingerprints(pg15_env.url)
+    for table in ("public.patient", "public.user_account", "public.organization"):
+        assert after[table] == before[table]
+    assert (
+        await pg15_env.client.get("/api/v1/auth/me", headers=pg15_env.owner.headers)
+    ).status_code == 401

@@ -23,10 +23,16 @@ from tests.backup_support import BackupEnv, open_env, table_fingerprints
 PG15 = Path("/usr/lib/postgresql/15/bin")
 
 
-def _as_postgres_user() -> dict[str, object]:
-    if os.geteuid() != 0:
-        return {}
-    return {"user": "postgres", "group": pwd.getpwnam("postgres").pw_gid}
+def _run_pg15(*args: str | Path) -> None:
+    """Run a PostgreSQL 15 tool; as root it must run as the `postgres` system user."""
+    as_root = os.geteuid() == 0
+    subprocess.run(
+        [str(a) for a in args],
+        check=True,
+        capture_output=True,
+        user="postgres" if as_root else None,
+        group=pwd.getpwnam("postgres").pw_gid if as_root else None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +46,9 @@ def pg15_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
         for parent in base.parents:
             parent.chmod(parent.stat().st_mode | 0o005)
     data = base / "data"
-    subprocess.run(
-        [PG15 / "initdb", "-D", data, "--auth=trust", "-U", "postgres", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-        **_as_postgres_user(),  # type: ignore[arg-type]
-    )
-    subprocess.run(
-        [PG15 / "pg_ctl", "-D", data, "-o", f"-k {base} -h ''", "-l", base / "log", "-w", "start"],
-        check=True,
-        capture_output=True,
-        **_as_postgres_user(),  # type: ignore[arg-type]
+    _run_pg15(PG15 / "initdb", "-D", data, "--auth=trust", "-U", "postgres", "-E", "UTF8")
+    _run_pg15(
+        PG15 / "pg_ctl", "-D", data, "-o", f"-k {base} -h ''", "-l", base / "log", "-w", "start"
     )
     url = URL.create(DRIVER, username="postgres", database="kura_pg15", query={"host": str(base)})
     with psycopg.connect(libpq_conninfo(url.set(database="postgres")), autocommit=True) as conn:
@@ -58,12 +56,7 @@ def pg15_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
         conn.execute("CREATE DATABASE kura_pg15")
     upgrade_heads(url)
     yield url
-    subprocess.run(
-        [PG15 / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"],
-        check=True,
-        capture_output=True,
-        **_as_postgres_user(),  # type: ignore[arg-type]
-    )
+    _run_pg15(PG15 / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
 
 
 @pytest.fixture

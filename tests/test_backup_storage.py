@@ -56,7 +56,8 @@ def gcs_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[storage.Client]:
     server.start()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
     try:
-        yield storage.Client(project="kura-test", credentials=AnonymousCredentials())
+        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        yield storage.Client(project="kura-test", credentials=credentials)
     finally:
         server.stop()
 

@@ -1,21 +1,27 @@
-"""The `kura` command: serve, migrate, worker, config check, db url."""
+"""The `kura` command: serve, migrate, worker, createsuperuser, config, db, backup."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL
 
 from kura import __version__
+from kura.backups.cli import backup_app
+from kura.cli_support import (
+    check_port_free,
+    check_reachable,
+    cli_settings,
+    err,
+    exit_on_sigterm,
+    out,
+    run_cli,
+)
 from kura.config import Settings, load_settings
 from kura.errors import ConfigError, StartupError
 
@@ -29,74 +35,7 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-T = TypeVar("T")
-
-
-@contextmanager
-def _clean_failures() -> Iterator[None]:
-    """Turn the failures a user can fix into one line and exit code 2 — never a traceback."""
-    from psycopg import OperationalError as PsycopgOperationalError
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        yield
-    except (ConfigError, StartupError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    except (OperationalError, PsycopgOperationalError) as exc:
-        cause = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        err.print(f"[bold red]error:[/] database error: {cause}", highlight=False)
-        raise typer.Exit(2) from None
-
-
-def _settings() -> Settings:
-    from kura.logging import configure_logging
-
-    settings = load_settings()
-    configure_logging(settings)
-    return settings
-
-
-def _check_port_free(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise StartupError(
-                f"Cannot listen on {host}:{port} ({exc.strerror}). Stop the process using it "
-                "or choose another port with --port or PORT."
-            ) from None
-
-
-def _check_reachable(url: URL) -> None:
-    import psycopg
-
-    from kura.db.urls import libpq_conninfo, where
-
-    try:
-        with psycopg.connect(libpq_conninfo(url), connect_timeout=5) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError:
-        raise StartupError(
-            f"Cannot connect to the database at {where(url)}. Check DATABASE_URL and that "
-            "the server (or the Cloud SQL proxy) is running."
-        ) from None
-
-
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    # uvicorn re-raises the signal it caught after its graceful shutdown; raising SystemExit
-    # (instead of dying) lets the embedded database be released by our `finally` blocks.
-    raise SystemExit(128 + signum)
-
-
-def _run(func: Callable[[], T]) -> T:
-    with _clean_failures():
-        return func()
+app.add_typer(backup_app, name="backup")
 
 
 @app.command()
@@ -119,15 +58,15 @@ def serve(
     log = get_logger("kura.cli")
 
     def start() -> None:
-        settings = _settings()
+        settings = cli_settings()
         problems = settings.production_problems()
         if problems:
             raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")
         bind_host = host or settings.bind_host
         bind_port = port or settings.port
-        _check_port_free(bind_host, bind_port)
+        check_port_free(bind_host, bind_port)
         with database_url(settings) as url:
-            _check_reachable(url)
+            check_reachable(url)
             if settings.is_production:
                 # The migration job (`kura migrate`) owns the schema; a server never migrates.
                 if current_revisions(url) != head_revisions():
@@ -136,7 +75,7 @@ def serve(
                 upgrade_heads(url)
             os.environ["DATABASE_URL"] = describe(url, show_password=True)
             os.environ["KURA_RUN_WORKER"] = "true" if worker else "false"
-            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            signal.signal(signal.SIGTERM, exit_on_sigterm)
             log.info("serve.listening", url=f"http://{bind_host}:{bind_port}", version=__version__)
             uvicorn.run(
                 "kura.app:create_app",
@@ -150,7 +89,7 @@ def serve(
                 timeout_graceful_shutdown=20,
             )
 
-    _run(start)
+    run_cli(start)
 
 
 @app.command()
@@ -160,13 +99,13 @@ def migrate() -> None:
     from kura.db.migrate import current_revisions, upgrade_heads
 
     def run() -> None:
-        settings = _settings()
+        settings = cli_settings()
         with database_url(settings) as url:
-            _check_reachable(url)
+            check_reachable(url)
             upgrade_heads(url)
             out.print(f"Database at revision {', '.join(sorted(current_revisions(url)))}")
 
-    _run(run)
+    run_cli(run)
 
 
 @app.command()
@@ -186,12 +125,12 @@ def worker() -> None:
             await database.dispose()
 
     def run() -> None:
-        settings = _settings()
+        settings = cli_settings()
         with database_url(settings) as url:
-            _check_reachable(url)
+            check_reachable(url)
             asyncio.run(work(url, settings))
 
-    _run(run)
+    run_cli(run)
 
 
 @app.command()
@@ -209,7 +148,6 @@ def createsuperuser(
     """
     from kura.db.engine import Database
     from kura.db.location import database_url
-    from kura.errors import KuraError
     from kura.users.service import get_by_email
     from kura.users.superuser import ensure_superuser
 
@@ -234,17 +172,14 @@ def createsuperuser(
     def run() -> None:
         from kura.db.migrate import upgrade_heads
 
-        settings = _settings()
+        settings = cli_settings()
         with database_url(settings) as url:
-            _check_reachable(url)
+            check_reachable(url)
             if not settings.is_production:
                 upgrade_heads(url)  # a fresh laptop: the tables must exist first
-            try:
-                out.print(asyncio.run(create(url)), highlight=False)
-            except KuraError as exc:
-                raise ConfigError(exc.detail) from None
+            out.print(asyncio.run(create(url)), highlight=False)
 
-    _run(run)
+    run_cli(run)
 
 
 @config_app.command("check")
@@ -272,7 +207,7 @@ def config_check() -> None:
             err.print(f"[bold red]error:[/] not ready for production: {', '.join(blocking)}")
             raise typer.Exit(1)
 
-    _run(run)
+    run_cli(run)
 
 
 @db_app.command("url")
@@ -295,7 +230,7 @@ def db_url(
                 )
         out.print(describe(url, show_password=show_password), highlight=False, soft_wrap=True)
 
-    _run(run)
+    run_cli(run)
 
 
 @app.callback(invoke_without_command=True)

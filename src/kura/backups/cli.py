@@ -1,0 +1,149 @@
+"""`kura backup create | list | verify | restore | download` — the operator's tools."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+from sqlalchemy.engine import URL
+
+from kura.backups.schemas import BackupRead, human_size
+from kura.backups.service import BackupService
+from kura.cli_support import check_reachable, cli_settings, err, out, run_cli
+from kura.config import Settings
+from kura.db.engine import Database
+from kura.db.location import database_url
+from kura.errors import BadRequest
+from kura.storage.factory import backup_store
+
+backup_app = typer.Typer(help="Backups and disaster recovery.", no_args_is_help=True)
+T = TypeVar("T")
+
+
+def _with_service(work: Callable[[BackupService, Settings], Awaitable[T]]) -> T:
+    """Run `work` with a BackupService on the configured (or embedded) database."""
+
+    def run() -> T:
+        settings = cli_settings()
+        with database_url(settings) as url:
+            check_reachable(url)
+            return asyncio.run(_call(work, settings, url))
+
+    return run_cli(run)
+
+
+async def _call(
+    work: Callable[[BackupService, Settings], Awaitable[T]], settings: Settings, url: URL
+) -> T:
+    database = Database.connect(url, pool_size=1)
+    try:
+        return await work(BackupService(settings, backup_store(settings), database), settings)
+    finally:
+        await database.dispose()
+
+
+@backup_app.command("create")
+def create() -> None:
+    """Take a backup now."""
+
+    async def work(service: BackupService, _: Settings) -> None:
+        with out.status("Dumping, compressing and verifying…"):
+            manifest = await service.create(kind="manual")
+        out.print(
+            f"Created {manifest.filename} ({human_size(manifest.size_bytes)}, "
+            f"sha256 {manifest.sha256[:12]}…) in {service.store.location}",
+            highlight=False,
+        )
+
+    _with_service(work)
+
+
+@backup_app.command("list")
+def list_backups() -> None:
+    """List complete, verified backups, newest first."""
+
+    async def work(service: BackupService, _: Settings) -> None:
+        table = Table(title=f"Backups in {service.store.location}")
+        for column in ("filename", "kind", "size", "age (h)", "revision", "sha256"):
+            table.add_column(column)
+        for manifest in await service.list_backups():
+            row = BackupRead.of(manifest)
+            table.add_row(
+                row.filename,
+                row.kind,
+                row.size_human,
+                f"{row.age_hours:.1f}",
+                row.schema_revision or "",
+                row.sha256[:12],
+            )
+        out.print(table)
+
+    _with_service(work)
+
+
+@backup_app.command("verify")
+def verify(name: Annotated[str, typer.Argument(help="Backup file name")]) -> None:
+    """Check a backup: signed manifest, sha256, complete gzip'd dump."""
+
+    async def work(service: BackupService, _: Settings) -> None:
+        with out.status(f"Verifying {name}…"):
+            manifest = await service.verify_backup(name)
+        out.print(f"{manifest.filename}: OK ({len(manifest.tables)} tables)", highlight=False)
+
+    _with_service(work)
+
+
+@backup_app.command("restore")
+def restore(
+    name: Annotated[str, typer.Argument(help="Backup file name")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replace the database with a backup (a pre-restore backup is taken first)."""
+
+    async def work(service: BackupService, _: Settings) -> None:
+        manifest = await service.find(name)
+        if not yes:
+            err.print(
+                f"This replaces the WHOLE database with {manifest.filename} "
+                f"({manifest.created_at:%Y-%m-%d %H:%M} UTC). Every session will end."
+            )
+            typed = typer.prompt("Type the backup's name to confirm")
+            if typed.strip() != manifest.filename:
+                raise BadRequest("The name did not match; nothing was restored.")
+        with out.status("Verifying, taking a pre-restore backup, restoring…"):
+            result = await service.restore(manifest.filename)
+        out.print(
+            f"Restored {manifest.filename}. Pre-restore backup: {result.pre_restore.filename}. "
+            "Every session has ended.",
+            highlight=False,
+        )
+
+    _with_service(work)
+
+
+@backup_app.command("download")
+def download(
+    name: Annotated[str, typer.Argument(help="Backup file name")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Destination (default: ./NAME)")
+    ] = None,
+) -> None:
+    """Copy a backup out of the store (e.g. off a bucket before a risky change)."""
+
+    async def work(service: BackupService, _: Settings) -> None:
+        manifest = await service.find(name)
+        destination = output or Path(manifest.filename)
+        columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=out) as progress, destination.open("wb") as handle:
+            task = progress.add_task("download", total=manifest.size_bytes)
+            async for chunk in service.stream(manifest):
+                handle.write(chunk)
+                progress.advance(task, len(chunk))
+        out.print(f"Wrote {destination} ({human_size(manifest.size_bytes)})", highlight=False)
+
+    _with_service(work)

@@ -1,0 +1,86 @@
+"""Shared pieces of the `kura` commands: consoles, clean one-line failures, settings."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import URL
+
+from kura.config import Settings, load_settings
+from kura.errors import ConfigError, KuraError, StartupError
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+
+@contextmanager
+def clean_failures() -> Iterator[None]:
+    """Turn the failures a user can fix into one line and exit code 2 — never a traceback."""
+    from psycopg import OperationalError as PsycopgOperationalError
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except (ConfigError, StartupError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except KuraError as exc:
+        err.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
+        raise typer.Exit(2) from None
+    except (OperationalError, PsycopgOperationalError) as exc:
+        cause = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        err.print(f"[bold red]error:[/] database error: {cause}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def cli_settings() -> Settings:
+    from kura.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    return settings
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StartupError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Stop the process using it "
+                "or choose another port with --port or PORT."
+            ) from None
+
+
+def check_reachable(url: URL) -> None:
+    import psycopg
+
+    from kura.db.urls import libpq_conninfo, where
+
+    try:
+        with psycopg.connect(libpq_conninfo(url), connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        raise StartupError(
+            f"Cannot connect to the database at {where(url)}. Check DATABASE_URL and that "
+            "the server (or the Cloud SQL proxy) is running."
+        ) from None
+
+
+def exit_on_sigterm(signum: int, _frame: object) -> None:
+    # uvicorn re-raises the signal it caught after its graceful shutdown; raising SystemExit
+    # (instead of dying) lets the embedded database be released by our `finally` blocks.
+    raise SystemExit(128 + signum)
+
+
+def run_cli(func: Callable[[], T]) -> T:
+    with clean_failures():
+        return func()

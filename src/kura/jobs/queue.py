@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.auth import tasks as auth_tasks
+from kura.backups import tasks as backup_tasks
 from kura.db.urls import libpq_conninfo
 from kura.jobs import maintenance
 
@@ -18,6 +19,7 @@ from kura.jobs import maintenance
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 job_app.add_tasks_from(maintenance.blueprint, namespace="maintenance")
 job_app.add_tasks_from(auth_tasks.blueprint, namespace="auth")
+job_app.add_tasks_from(backup_tasks.blueprint, namespace="backups")
 
 
 @asynccontextmanager

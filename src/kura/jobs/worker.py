@@ -8,6 +8,7 @@ import procrastinate
 
 from kura.config import Settings
 from kura.db.engine import Database
+from kura.jobs.schedule import register_schedules
 from kura.logging import get_logger
 
 WORKER_CONCURRENCY = 2
@@ -28,6 +29,7 @@ async def run_worker(
     install_signal_handlers: bool,
 ) -> None:
     """Process jobs until cancelled (or signalled)."""
+    register_schedules(app, settings)
     await app.run_worker_async(
         concurrency=WORKER_CONCURRENCY,
         install_signal_handlers=install_signal_handlers,

@@ -233,6 +233,56 @@ def db_url(
     run_cli(run)
 
 
+@db_app.command(
+    "exec",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def db_exec(ctx: typer.Context) -> None:
+    """Run a PostgreSQL tool against the database: `kura db exec -- psql` or `-- pg_dump …`.
+
+    Starts (or joins) the embedded database if needed, sets PGHOST/PGPORT/PGUSER/PGDATABASE
+    (and PGPASSWORD — in the environment, never on the command line) and puts the matching
+    client tools first on PATH.
+    """
+    import subprocess
+
+    from kura.backups.pgtools import pg_bin_dir
+    from kura.db.location import database_url
+
+    if not ctx.args:
+        raise typer.BadParameter("give the command to run after --, e.g. kura db exec -- psql")
+
+    def run() -> int:
+        settings = cli_settings()
+        with database_url(settings) as url:
+            check_reachable(url)
+            env = dict(os.environ)
+            env.update(libpq_environment(url))
+            bin_dir = pg_bin_dir(settings)
+            if bin_dir is not None:
+                env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+            return subprocess.run(ctx.args, env=env, check=False).returncode
+
+    raise typer.Exit(run_cli(run))
+
+
+def libpq_environment(url: URL) -> dict[str, str]:
+    """The PG* variables that point libpq tools at `url`."""
+    env = {"PGDATABASE": str(url.database)}
+    host = url.host or url.query.get("host")
+    if host:
+        env["PGHOST"] = str(host)
+    if url.port:
+        env["PGPORT"] = str(url.port)
+    if url.username:
+        env["PGUSER"] = url.username
+    if url.password:
+        env["PGPASSWORD"] = url.password
+    if "sslmode" in url.query:
+        env["PGSSLMODE"] = str(url.query["sslmode"])
+    return env
+
+
 @app.callback(invoke_without_command=True)
 def _version(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,

@@ -1,5 +1,5 @@
 """`make bench`: run every benchmark and write docs/benchmarks.md."""
 
-from bench import coldstart, load
+from bench import backups, coldstart, load
 
-coldstart.main(extra_sections=load.markdown(load.measure()))
+coldstart.main(extra_sections=load.markdown(load.measure()) + backups.measure())

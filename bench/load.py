@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import URL
 
 from kura.db.embedded import EmbeddedPostgres
 from kura.db.migrate import upgrade_heads
@@ -78,6 +79,14 @@ def _free_port() -> int:
 
 @contextmanager
 def bench_server() -> Iterator[str]:
+    with bench_server_with_url() as (base, _url, _data, _pid):
+        yield base
+
+
+@contextmanager
+def bench_server_with_url() -> Iterator[tuple[str, URL, str, int]]:
+    """A uvicorn process serving the bench app on a fresh embedded database:
+    (base URL, database URL, data dir, server pid)."""
     with tempfile.TemporaryDirectory(prefix="kura-load-") as tmp:
         server = EmbeddedPostgres(Path(tmp), database="kura_bench")
         url = server.start()
@@ -110,7 +119,7 @@ def bench_server() -> Iterator[str]:
             base = f"http://127.0.0.1:{port}"
             try:
                 _wait_healthy(base, process)
-                yield base
+                yield base, url, tmp, process.pid
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)

@@ -5,13 +5,21 @@ from __future__ import annotations
 import hashlib
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
+from alembic import command
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
+from sqlalchemy.engine import URL
 
 from kura.backups.lock import exclusive_operation
 from kura.backups.service import BackupService
+from kura.config import load_settings
+from kura.db.engine import Database
+from kura.db.migrate import alembic_config, current_revisions, head_revisions, upgrade_heads
+from kura.db.urls import libpq_conninfo
 from kura.storage.blobs import BlobNotFound, GCSBlobStore, LocalBlobStore
 from tests.backup_support import BackupEnv, table_fingerprints
 
@@ -62,7 +70,7 @@ def gcs_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[storage.Client]:
         server.stop()
 
 
-async def test_gcs_store_round_trip(gcs_client: storage.Client, tmp_path: object) -> None:
+async def test_gcs_store_round_trip(gcs_client: storage.Client) -> None:
     store = GCSBlobStore("kura-test-backups", prefix="backups/", client=gcs_client)
     await store.put_bytes("a.txt", b"hello")
     assert [b.name for b in await store.list()] == ["a.txt"]
@@ -95,3 +103,35 @@ async def test_backup_and_restore_through_a_gcs_bucket(
     after = table_fingerprints(backup_env.url)
     assert after["public.patient"] == before["public.patient"]
     assert not list((backup_env.settings.kura_data_dir / "tmp").iterdir())  # staging cleaned
+
+
+async def test_restoring_an_older_schema_brings_migrations_to_head(
+    db_url: URL, tmp_path: Path
+) -> None:
+    """A backup from before a deploy's migrations: after the restore the schema is at head."""
+    url = db_url.set(database="kura_oldschema")
+    admin = libpq_conninfo(db_url.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS kura_oldschema WITH (FORCE)")
+        conn.execute("CREATE DATABASE kura_oldschema")
+    try:
+        command.upgrade(alembic_config(url), "0001_job_queue")
+        settings = load_settings(
+            environment="test",
+            kura_data_dir=tmp_path,
+            secret_key="old-schema-key-0123456789abcdef0123",
+        )
+        database = Database.connect(url)
+        service = BackupService(settings, LocalBlobStore(tmp_path / "backups"), database)
+        old = await service.create()
+        assert old.schema_revision == "0001_job_queue"
+        upgrade_heads(url)  # a deploy happened after the backup
+        await service.restore(old.filename)
+        assert current_revisions(url) == head_revisions()
+        with psycopg.connect(libpq_conninfo(url)) as conn:
+            epoch = conn.execute("SELECT auth_epoch FROM platform_state").fetchone()
+        assert epoch is not None
+        await database.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS kura_oldschema WITH (FORCE)")

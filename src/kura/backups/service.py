@@ -19,10 +19,16 @@ from kura.backups.dump import DumpFailed, dump_database
 from kura.backups.lock import exclusive_operation
 from kura.backups.manifest import Manifest, ManifestInvalid, sign, verify
 from kura.backups.naming import is_backup_name, manifest_name, new_backup_name
-from kura.backups.restore import BackupCorrupt, load_into_scratch, swap_in, verify_file
+from kura.backups.restore import (
+    BackupCorrupt,
+    drop_database,
+    load_into_scratch,
+    swap_in,
+    verify_file,
+)
 from kura.config import Settings
 from kura.db.engine import Database
-from kura.db.migrate import upgrade_heads
+from kura.db.migrate import head_revisions, upgrade_heads
 from kura.errors import BadRequest, KuraError, NotFound
 from kura.logging import get_logger
 from kura.storage.blobs import BlobNotFound, BlobStore, LocalBlobStore
@@ -39,6 +45,12 @@ class BackupFailed(KuraError):
 class BackupUnusable(KuraError):
     status_code = 422
     code = "backup_unusable"
+
+
+async def _settle(task: asyncio.Task[Manifest]) -> None:
+    """Let a side task finish (its outcome no longer matters) before giving up the lock."""
+    with contextlib.suppress(BaseException):
+        await task
 
 
 @dataclass(frozen=True)
@@ -108,11 +120,18 @@ class BackupService:
         await self._apply_retention(keep=manifest.filename)
         return manifest
 
+    def _level(self, kind: str) -> int:
+        # Pre-restore backups are short-lived safety copies taken while the operator waits:
+        # the fastest gzip level keeps the restore quick (they are a bit larger).
+        return 1 if kind == PRE_RESTORE else self.settings.backup_compression_level
+
     async def _create_locked(self, kind: str) -> Manifest:
         staged = self._staging / f"dump-{uuid.uuid4().hex}.sql.gz"
         try:
             try:
-                result = await dump_database(self.settings, self.url, staged)
+                result = await dump_database(
+                    self.settings, self.url, staged, level=self._level(kind)
+                )
             except DumpFailed as exc:
                 log.error("backup.failed", reason=str(exc))
                 raise BackupFailed(
@@ -131,7 +150,7 @@ class BackupService:
                 pg_dump_version=result.pg_dump_version,
                 server_version=result.server_version,
                 database=str(self.url.database),
-                compression_level=self.settings.backup_compression_level,
+                compression_level=self._level(kind),
                 tables=result.tables,
             )
             # Data first, manifest last: a crash in between leaves an unlisted file, never a
@@ -178,12 +197,27 @@ class BackupService:
         async with self._local_copy(manifest) as path:
             await self._verify(path, manifest)
             async with exclusive_operation(self.url) as control:
-                pre_restore = await self._create_locked(PRE_RESTORE)
-                scratch = await load_into_scratch(self.settings, self.url, control, path, manifest)
+                # The pre-restore backup (of the live database) and the load into the scratch
+                # database touch different databases: run them side by side. Both must
+                # succeed before the swap; if either fails the live database is untouched.
+                pre_task = asyncio.create_task(self._create_locked(PRE_RESTORE))
+                try:
+                    scratch = await load_into_scratch(
+                        self.settings, self.url, control, path, manifest
+                    )
+                except BaseException:
+                    await _settle(pre_task)
+                    raise
+                try:
+                    pre_restore = await pre_task
+                except BaseException:
+                    await drop_database(control, scratch)
+                    raise
                 await swap_in(control, live=str(self.url.database), scratch=scratch)
         # The app's pooled connections pointed at the replaced database.
         await self.database.engine.dispose()
-        await asyncio.to_thread(upgrade_heads, self.url)
+        if {manifest.schema_revision} != head_revisions():  # an older schema: bring it up
+            await asyncio.to_thread(upgrade_heads, self.url)
         await self._end_every_session()
         log.info("backup.restored", filename=filename, pre_restore=pre_restore.filename)
         return RestoreResult(manifest, pre_restore)

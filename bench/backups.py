@@ -214,7 +214,7 @@ def measure() -> list[str]:
             created.raise_for_status()
             ours.append(time.perf_counter() - start)
             last_backup = created.json()["filename"]
-        figures.append(_ratio_figure("API backup vs `pg_dump | gzip -6`", ours, hand, 1.3, "s"))
+        figures.append(_ratio_figure("API backup vs `pg_dump \\| gzip -6`", ours, hand, 1.3, "s"))
 
         # /health p99: idle, then while a backup runs.
         idle = _p99(f"{base}/health", 4)
@@ -284,7 +284,7 @@ def measure() -> list[str]:
             ours.append(time.perf_counter() - start)
             client.headers.update(_operator_headers(base, url))  # sessions ended by the restore
         figures.append(
-            _ratio_figure("API verified restore vs `gunzip | psql`", ours, hand, 2.0, "s")
+            _ratio_figure("API verified restore vs `gunzip \\| psql`", ours, hand, 2.0, "s")
         )
         shutil.rmtree(scratch, ignore_errors=True)
 

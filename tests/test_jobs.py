@@ -17,15 +17,16 @@ from kura.db.engine import Database
 from kura.db.session import DbSession
 from kura.db.urls import libpq_conninfo
 from kura.errors import Conflict
+from kura.jobs.defer import defer_in_transaction
 from kura.jobs.maintenance import prune_finished_jobs
-from kura.jobs.queue import defer_in_transaction, job_app, job_queue
+from kura.jobs.queue import job_app, job_queue
 from kura.jobs.worker import job_context
 
 enqueue = APIRouter(prefix="/probe")
 
 
 @enqueue.post("/enqueue")
-async def enqueue_and_succeed(session: DbSession) -> dict[str, int]:
+async def enqueue_and_succeed(session: DbSession) -> dict[str, int | None]:
     return {"job_id": await defer_in_transaction(session, prune_finished_jobs, timestamp=1)}
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.clinical.models import ClinicalNote
 from kura.config import Settings
+from kura.monitoring.models import RiskAlert
 from kura.users.models import Role
 from tests.factories import make_owner, make_patient, make_staff
 
@@ -22,6 +23,7 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("patch", "/api/v1/notes/{note_id}"): {"content": "Cambiada"},
     ("patch", "/api/v1/staff/{user_id}"): {"role": "ASSISTANT"},
     ("patch", "/api/v1/admin/users/{user_id}"): {"is_superuser": True},
+    ("patch", "/api/v1/monitoring/settings"): {"monitoring_ack_message": "Hola"},
 }
 # Platform routes act across organizations by design; for non-superusers they answer 403.
 PLATFORM_ROUTES = {
@@ -29,7 +31,7 @@ PLATFORM_ROUTES = {
     "/api/v1/admin/backups/{filename}/download",
     "/api/v1/admin/backups/{filename}",
 }
-CLINICAL_TAG = "clinical notes"
+CLINICAL_TAGS = {"clinical notes", "monitoring"}
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, dict[str, object]]]:
@@ -51,9 +53,18 @@ async def test_every_id_route_hides_other_organizations(
     note = ClinicalNote(
         organization_id=victim.organization.id, patient_id=patient.id, content="privado"
     )
-    session.add(note)
+    alert = RiskAlert(
+        organization_id=victim.organization.id,
+        patient_id=patient.id,
+        source="screen",
+        level=2,
+        risk="HIGH",
+        flags=["suicidal_ideation"],
+    )
+    session.add_all([note, alert])
     await session.flush()
     ids = {
+        "alert_id": alert.id,
         "patient_id": patient.id,
         "note_id": note.id,
         "user_id": victim_staff.user.id,
@@ -107,14 +118,14 @@ async def test_assistants_get_403_on_every_clinical_route(
     note = ClinicalNote(organization_id=owner.organization.id, patient_id=patient.id, content="c")
     session.add(note)
     await session.flush()
-    ids = {"patient_id": patient.id, "note_id": note.id}
+    ids = {"patient_id": patient.id, "note_id": note.id, "alert_id": uuid.uuid4()}
     clinical = [
         (method, path, operation)
         for path, item in app.openapi()["paths"].items()
         for method, operation in item.items()
-        if CLINICAL_TAG in operation.get("tags", [])
+        if set(operation.get("tags", [])) & CLINICAL_TAGS
     ]
-    assert len(clinical) == 5
+    assert len(clinical) >= 5
     for method, path, operation in clinical:
         url = path.format(**{n: ids[n] for n in re.findall(r"{(\w+)}", path)})
         body = BODIES.get((method, path)) if "requestBody" in operation else None

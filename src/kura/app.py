@@ -113,10 +113,12 @@ def _api_routers() -> list[APIRouter]:
     from kura.auth.endpoints import router as auth
     from kura.backups.endpoints import router as backups
     from kura.clinical.endpoints import router as clinical
+    from kura.monitoring.endpoints import router as monitoring
+    from kura.monitoring.webhook import router as webhooks
     from kura.patients.endpoints import router as patients
     from kura.users.endpoints import router as users
 
-    return [auth, users, patients, clinical, audit, backups]
+    return [auth, users, patients, clinical, monitoring, webhooks, audit, backups]
 
 
 @contextlib.asynccontextmanager

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
 
     openai_api_key: SecretStr | None = None
     google_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = None  # tests point the SDK at a local fake
+    monitoring_ack_window_hours: int = Field(default=12, ge=0, le=24 * 7)
+    monitoring_analysis_delay_minutes: int = Field(default=10, ge=0, le=24 * 60)
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"

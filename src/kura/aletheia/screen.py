@@ -101,7 +101,7 @@ def _anchors(pattern: str) -> tuple[str, ...]:
 
 def normalize(text: str) -> str:
     """Lower-case, without accents or punctuation (apostrophes kept), single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("’", "'").lower())
+    decomposed = unicodedata.normalize("NFKD", text.replace("\u2019", "'").lower())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SPACES.sub(" ", _NON_WORD.sub(" ", stripped)).strip()
 

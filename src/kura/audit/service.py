@@ -43,6 +43,11 @@ class AuditAction(StrEnum):
     RESTORE_STARTED = "restore.started"
     RESTORE_COMPLETED = "restore.completed"
     RESTORE_FAILED = "restore.failed"
+    AI_ANALYSIS_RUN = "ai.analysis_run"
+    MONITORING_MESSAGES_VIEWED = "monitoring.messages_viewed"
+    MONITORING_ANALYSES_VIEWED = "monitoring.analyses_viewed"
+    RISK_ALERT_ACKNOWLEDGED = "monitoring.alert_acknowledged"
+    MONITORING_SETTINGS_UPDATED = "monitoring.settings_updated"
 
 
 # Built once: a Core INSERT with parameters, because audit rows are written on every audited

@@ -30,7 +30,7 @@ from kura.auth.sessions import (
 from kura.auth.tasks import send_password_link
 from kura.config import Settings
 from kura.errors import BadRequest, Forbidden, KuraError
-from kura.jobs.queue import defer_in_transaction
+from kura.jobs.defer import defer_in_transaction
 from kura.orgs.models import Organization
 from kura.users import service as users
 from kura.users.models import User

@@ -4,6 +4,7 @@ from kura.audit.models import AuditEvent
 from kura.auth.models import AuthSession, AuthThrottle, PasswordToken, PlatformState
 from kura.clinical.models import ClinicalNote
 from kura.db.base import Base
+from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
 from kura.users.models import User
@@ -14,9 +15,12 @@ __all__ = [
     "AuthThrottle",
     "Base",
     "ClinicalNote",
+    "DailyConversationAnalysis",
+    "MessageLog",
     "Organization",
     "PasswordToken",
     "Patient",
     "PlatformState",
+    "RiskAlert",
     "User",
 ]

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import procrastinate
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.auth import tasks as auth_tasks
 from kura.backups import tasks as backup_tasks
 from kura.db.urls import libpq_conninfo
 from kura.jobs import maintenance
+from kura.monitoring import tasks as monitoring_tasks
 
 # Tasks register here at import; nothing connects until open_queue() is called.
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 job_app.add_tasks_from(maintenance.blueprint, namespace="maintenance")
 job_app.add_tasks_from(auth_tasks.blueprint, namespace="auth")
 job_app.add_tasks_from(backup_tasks.blueprint, namespace="backups")
+job_app.add_tasks_from(monitoring_tasks.blueprint, namespace="monitoring")
 
 
 @asynccontextmanager
@@ -37,13 +37,3 @@ async def job_queue(url: URL, *, max_size: int = 4) -> AsyncIterator[procrastina
             yield job_app
         finally:
             await job_app.close_async()
-
-
-async def defer_in_transaction(
-    session: AsyncSession, task: procrastinate.tasks.Task[Any, Any, Any], **kwargs: Any
-) -> int:
-    """Enqueue `task` on the session's own connection: it exists only if the session commits."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    job_id: int = await task.configure(connection=raw.driver_connection).defer_async(**kwargs)
-    return job_id

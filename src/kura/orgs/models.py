@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum
@@ -29,3 +29,8 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
     tier: Mapped[OrgTier] = mapped_column(str_enum(OrgTier, "org_tier"), default=OrgTier.BUILDER)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Madrid")
     locale: Mapped[str] = mapped_column(String(8), default="es")
+    # WhatsApp monitoring: the practice's own Twilio number (E.164), if it has one, and its
+    # own wording for the acknowledgement and the crisis resources (defaults are built in).
+    whatsapp_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    monitoring_ack_message: Mapped[str | None] = mapped_column(Text)
+    crisis_resources: Mapped[str | None] = mapped_column(Text)

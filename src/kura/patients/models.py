@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey
@@ -13,7 +13,10 @@ from kura.db.base import Base, Timestamps, UUIDPrimaryKey
 
 class Patient(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "patient"
-    __table_args__ = (UniqueConstraint("organization_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "phone"),
+        Index("ix_patient_phone", "phone"),  # the WhatsApp webhook looks senders up by phone
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), index=True
@@ -24,6 +27,10 @@ class Patient(UUIDPrimaryKey, Timestamps, Base):
     language: Mapped[str] = mapped_column(String(8), default="es")
     monitoring_consent: Mapped[bool] = mapped_column(default=False)
     monitoring_consent_at: Mapped[datetime | None]
+    # Who gets this patient's risk alerts (besides the practice's owners).
+    assigned_therapist_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )

@@ -42,6 +42,7 @@ class PatientCreate(BaseModel):
     phone: Phone | None = None
     language: Language = "es"
     monitoring_consent: bool = False
+    assigned_therapist_id: uuid.UUID | None = None
 
 
 class PatientUpdate(BaseModel):
@@ -52,6 +53,7 @@ class PatientUpdate(BaseModel):
     phone: Phone | None = None
     language: Language | None = None
     monitoring_consent: bool | None = None
+    assigned_therapist_id: uuid.UUID | None = None
 
 
 class PatientRead(BaseModel):
@@ -65,6 +67,7 @@ class PatientRead(BaseModel):
     language: str
     monitoring_consent: bool
     monitoring_consent_at: datetime | None
+    assigned_therapist_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
 

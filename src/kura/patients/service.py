@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
 from kura.auth.sessions import Authenticated, utcnow
-from kura.errors import Conflict
+from kura.errors import BadRequest, Conflict
 from kura.patients.models import Patient
 from kura.patients.repository import readable
 from kura.patients.schemas import PatientCreate, PatientUpdate
+from kura.users.models import User
 
 
 def _like(term: str) -> str:
@@ -49,9 +52,29 @@ async def _flush_unique_phone(session: AsyncSession) -> None:
         raise Conflict("Another patient of this practice already has this phone number.") from None
 
 
+async def _check_therapist(
+    session: AsyncSession, auth: Authenticated, therapist_id: uuid.UUID | None
+) -> None:
+    """The assigned therapist must be an active OWNER/THERAPIST of the same practice."""
+    if therapist_id is None:
+        return
+    therapist = await session.scalar(
+        select(User).where(
+            User.id == therapist_id,
+            User.organization_id == auth.user.organization_id,
+            User.is_active.is_(True),
+        )
+    )
+    if therapist is None or not therapist.is_clinical:
+        raise BadRequest(
+            "assigned_therapist_id must be an active owner or therapist of your practice."
+        )
+
+
 async def create_patient(
     session: AsyncSession, auth: Authenticated, data: PatientCreate, *, ip: str | None
 ) -> Patient:
+    await _check_therapist(session, auth, data.assigned_therapist_id)
     patient = Patient(
         organization_id=auth.user.organization_id,
         created_by_id=auth.user.id,
@@ -73,6 +96,8 @@ async def update_patient(
     ip: str | None,
 ) -> Patient:
     changes = data.model_dump(exclude_unset=True)
+    if "assigned_therapist_id" in changes:
+        await _check_therapist(session, auth, changes["assigned_therapist_id"])
     for required in ("full_name", "language", "monitoring_consent"):
         if changes.get(required, "") is None:
             changes.pop(required)

@@ -1,0 +1,33 @@
+"""Deferring a job inside the caller's database transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import procrastinate
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def defer_in_transaction(
+    session: AsyncSession,
+    task: procrastinate.tasks.Task[Any, Any, Any],
+    *,
+    options: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> int | None:
+    """Enqueue `task` on the session's own connection: it exists only if the session commits.
+
+    With a `queueing_lock` option, a job already waiting under that lock makes this a no-op
+    (None) — a savepoint keeps the refused insert from aborting the caller's transaction.
+    """
+    configured = dict(options or {})
+    async with session.begin_nested():
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        try:
+            job_id: int = await task.configure(
+                connection=raw.driver_connection, **configured
+            ).defer_async(**kwargs)
+        except procrastinate.exceptions.AlreadyEnqueued:
+            return None
+    return job_id

@@ -1,0 +1,182 @@
+"""Monitoring reads (OWNER/THERAPIST only; every read of messages or analyses is audited),
+risk alerts, and the practice's WhatsApp settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from kura.audit.service import AuditAction, record
+from kura.auth.dependencies import ClinicalStaff, Owner
+from kura.auth.sessions import Authenticated
+from kura.db.base import utcnow
+from kura.db.session import DbSession
+from kura.errors import Conflict, NotFound
+from kura.handlers import Responses
+from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
+from kura.monitoring.schemas import (
+    AnalysisRead,
+    MessageRead,
+    MonitoringSettings,
+    MonitoringSettingsUpdate,
+    RiskAlertRead,
+)
+from kura.orgs.models import Organization
+from kura.patients.repository import get_readable as get_patient
+from kura.request_info import client_ip
+
+router = APIRouter(tags=["monitoring"])
+CLINICAL: Responses = {
+    403: {"description": "Assistants cannot see clinical content"},
+    404: {"description": "Not in your organization"},
+}
+
+
+async def _audit(
+    session: DbSession,
+    auth: Authenticated,
+    request: Request,
+    action: AuditAction,
+    target_id: uuid.UUID,
+    target_type: str = "patient",
+) -> None:
+    await record(
+        session,
+        action,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type=target_type,
+        target_id=target_id,
+        ip=client_ip(request),
+    )
+
+
+@router.get("/monitoring/risk-alerts", response_model=list[RiskAlertRead], responses=CLINICAL)
+async def list_risk_alerts(
+    auth: ClinicalStaff,
+    session: DbSession,
+    hours: Annotated[int, Query(ge=1, le=168)] = 24,
+) -> list[RiskAlert]:
+    """Risk alerts of your practice in the last `hours` (acknowledged ones included)."""
+    since = utcnow() - timedelta(hours=hours)
+    rows = await session.scalars(
+        select(RiskAlert)
+        .where(
+            RiskAlert.organization_id == auth.user.organization_id, RiskAlert.created_at >= since
+        )
+        .order_by(RiskAlert.created_at.desc())
+    )
+    return list(rows)
+
+
+@router.post(
+    "/monitoring/risk-alerts/{alert_id}/acknowledge",
+    response_model=RiskAlertRead,
+    responses=CLINICAL,
+)
+async def acknowledge_risk_alert(
+    alert_id: uuid.UUID, auth: ClinicalStaff, request: Request, session: DbSession
+) -> RiskAlert:
+    """Record that you have seen an alert (who and when). Alerts are never cleared by AI."""
+    alert = await session.scalar(
+        select(RiskAlert).where(
+            RiskAlert.id == alert_id, RiskAlert.organization_id == auth.user.organization_id
+        )
+    )
+    if alert is None:
+        raise NotFound("No such alert.")
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = utcnow()
+        alert.acknowledged_by_id = auth.user.id
+        await session.flush()
+        await _audit(
+            session, auth, request, AuditAction.RISK_ALERT_ACKNOWLEDGED, alert.id, "risk_alert"
+        )
+    return alert
+
+
+@router.get(
+    "/patients/{patient_id}/monitoring/messages",
+    response_model=list[MessageRead],
+    responses=CLINICAL,
+)
+async def list_messages(
+    patient_id: uuid.UUID,
+    auth: ClinicalStaff,
+    request: Request,
+    session: DbSession,
+    days: Annotated[int, Query(ge=1, le=30)] = 7,
+) -> list[MessageLog]:
+    """A patient's WhatsApp messages (in and out) of the last `days`, newest first."""
+    patient = await get_patient(session, auth, patient_id)
+    since = utcnow() - timedelta(days=days)
+    rows = await session.scalars(
+        select(MessageLog)
+        .where(MessageLog.patient_id == patient.id, MessageLog.created_at >= since)
+        .order_by(MessageLog.created_at.desc(), MessageLog.direction)
+    )
+    await _audit(session, auth, request, AuditAction.MONITORING_MESSAGES_VIEWED, patient.id)
+    return list(rows)
+
+
+@router.get(
+    "/patients/{patient_id}/monitoring/analyses",
+    response_model=list[AnalysisRead],
+    responses=CLINICAL,
+)
+async def list_analyses(
+    patient_id: uuid.UUID,
+    auth: ClinicalStaff,
+    request: Request,
+    session: DbSession,
+    days: Annotated[int, Query(ge=1, le=30)] = 7,
+) -> list[DailyConversationAnalysis]:
+    """A patient's daily conversation analyses of the last `days`, newest first."""
+    patient = await get_patient(session, auth, patient_id)
+    since = (utcnow() - timedelta(days=days)).date()
+    rows = await session.scalars(
+        select(DailyConversationAnalysis)
+        .where(
+            DailyConversationAnalysis.patient_id == patient.id,
+            DailyConversationAnalysis.day >= since,
+        )
+        .order_by(DailyConversationAnalysis.day.desc())
+    )
+    await _audit(session, auth, request, AuditAction.MONITORING_ANALYSES_VIEWED, patient.id)
+    return list(rows)
+
+
+@router.get("/monitoring/settings", response_model=MonitoringSettings)
+async def get_monitoring_settings(auth: Owner) -> Organization:
+    """Your practice's WhatsApp number and reply texts."""
+    return auth.organization
+
+
+@router.patch("/monitoring/settings", response_model=MonitoringSettings)
+async def update_monitoring_settings(
+    body: MonitoringSettingsUpdate, auth: Owner, request: Request, session: DbSession
+) -> Organization:
+    """Set your practice's own WhatsApp number, acknowledgement and crisis-resources texts."""
+    organization = await session.get_one(Organization, auth.organization.id)
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        setattr(organization, field, value or None)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("Another practice already uses this WhatsApp number.") from None
+    await _audit(
+        session,
+        auth,
+        request,
+        AuditAction.MONITORING_SETTINGS_UPDATED,
+        organization.id,
+        "organization",
+    )
+    return organization

@@ -1,0 +1,98 @@
+"""Messages, risk alerts and daily conversation analyses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kura.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum, utcnow
+
+
+class Direction(StrEnum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+class Routing(StrEnum):
+    ROUTED = "ROUTED"  # a consenting patient of one practice: stored and screened
+    NO_CONSENT = "NO_CONSENT"  # a patient without monitoring consent: metadata only
+    AMBIGUOUS = "AMBIGUOUS"  # the phone is a patient of several practices: metadata only
+
+
+class MessageLog(UUIDPrimaryKey, Base):
+    __tablename__ = "message_log"
+    __table_args__ = (Index("ix_message_log_patient_time", "patient_id", "created_at"),)
+
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE")
+    )
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, "message_direction"))
+    routing: Mapped[Routing] = mapped_column(str_enum(Routing, "message_routing"))
+    # Twilio's MessageSid: a redelivered webhook finds its message here.
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    in_reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("message_log.id", ondelete="CASCADE"), index=True
+    )
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str | None] = mapped_column(Text)
+    media_content_type: Mapped[str | None] = mapped_column(String(100))
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    screen_level: Mapped[int] = mapped_column(default=0)
+    screen_risk: Mapped[str] = mapped_column(String(16), default="LOW")
+    screen_flags: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class RiskAlert(UUIDPrimaryKey, Base):
+    """Raised for a human to look at. Never cleared automatically: only acknowledged."""
+
+    __tablename__ = "risk_alert"
+    __table_args__ = (Index("ix_risk_alert_org_time", "organization_id", "created_at"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("message_log.id", ondelete="SET NULL")
+    )
+    source: Mapped[str] = mapped_column(String(16))  # screen | analysis
+    level: Mapped[int] = mapped_column(default=0)
+    risk: Mapped[str] = mapped_column(String(16))
+    flags: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+
+class DailyConversationAnalysis(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "daily_conversation_analysis"
+    __table_args__ = (UniqueConstraint("patient_id", "day"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    summary: Mapped[str] = mapped_column(Text)
+    sentiment_score: Mapped[float]
+    emotional_state: Mapped[str] = mapped_column(String(100))
+    risk_flags: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    suggestion: Mapped[str] = mapped_column(Text)
+    message_count: Mapped[int]
+    generation_method: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

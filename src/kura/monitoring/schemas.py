@@ -1,0 +1,72 @@
+"""Monitoring bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from kura.patients.schemas import normalize_phone
+
+
+class RiskAlertRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    message_id: uuid.UUID | None
+    source: str
+    level: int
+    risk: str
+    flags: list[str]
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by_id: uuid.UUID | None
+
+
+class MessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    direction: str
+    body: str | None
+    media_content_type: str | None
+    screen_level: int
+    screen_risk: str
+    screen_flags: list[str]
+    created_at: datetime
+
+
+class AnalysisRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    day: date
+    summary: str
+    sentiment_score: float
+    emotional_state: str
+    risk_flags: list[str]
+    suggestion: str
+    message_count: int
+    generation_method: str
+    updated_at: datetime
+
+
+class MonitoringSettings(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    whatsapp_number: str | None
+    monitoring_ack_message: str | None
+    crisis_resources: str | None
+
+
+class MonitoringSettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    whatsapp_number: (
+        Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)] | None
+    ) = None
+    monitoring_ack_message: str | None = Field(default=None, max_length=500)
+    crisis_resources: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,280 @@
+"""Handling one inbound WhatsApp message: route, store, screen, alert, reply, queue analysis."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.aletheia.screen import ScreenResult, screen_message
+from kura.config import Settings
+from kura.db.base import utcnow
+from kura.logging import get_logger
+from kura.monitoring import replies
+from kura.monitoring.models import Direction, MessageLog, RiskAlert, Routing
+from kura.orgs.models import Organization
+from kura.patients.models import Patient
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    sid: str
+    from_number: str  # E.164
+    to_number: str  # E.164
+    body: str
+    media_content_type: str | None = None
+    media_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: str | None
+    message_id: uuid.UUID | None = None
+    alert_id: uuid.UUID | None = None
+    screen: ScreenResult | None = None
+
+
+async def previous_reply(session: AsyncSession, sid: str) -> str | None:
+    """The answer already given to this MessageSid (a redelivery answers the same way)."""
+    inbound_id = select(MessageLog.id).where(MessageLog.provider_sid == sid).scalar_subquery()
+    reply: str | None = await session.scalar(
+        select(MessageLog.body).where(
+            MessageLog.in_reply_to_id == inbound_id, MessageLog.direction == Direction.OUTBOUND
+        )
+    )
+    return reply
+
+
+async def _candidates(
+    session: AsyncSession, settings: Settings, inbound: Inbound
+) -> tuple[list[tuple[Patient, Organization]], bool]:
+    """Patients this sender could be, and whether the number is known to us at all."""
+    own = await session.scalar(
+        select(Organization).where(Organization.whatsapp_number == inbound.to_number)
+    )
+    query = select(Patient, Organization).join(
+        Organization, Organization.id == Patient.organization_id
+    )
+    if own is not None:
+        rows = await session.execute(
+            query.where(Patient.organization_id == own.id, Patient.phone == inbound.from_number)
+        )
+        return [(p, o) for p, o in rows.all()], True
+    shared = settings.twilio_whatsapp_number
+    if shared and _digits(shared) != _digits(inbound.to_number):
+        return [], False  # not one of our numbers
+    rows = await session.execute(query.where(Patient.phone == inbound.from_number))
+    return [(p, o) for p, o in rows.all()], True
+
+
+def _digits(number: str) -> str:
+    return "".join(c for c in number if c.isdigit())
+
+
+async def handle_inbound(session: AsyncSession, settings: Settings, inbound: Inbound) -> Outcome:
+    previous = await previous_reply(session, inbound.sid)
+    if previous is not None or await _already_stored(session, inbound.sid):
+        return Outcome(reply=previous)
+    candidates, ours = await _candidates(session, settings, inbound)
+    if not ours or not candidates:
+        # Unknown sender (or not our number): nothing is stored, nothing is said.
+        log.info("whatsapp.unknown_sender", sid=inbound.sid)
+        return Outcome(reply=None)
+    if len(candidates) > 1:
+        return await _ambiguous(session, inbound)
+    patient, organization = candidates[0]
+    if not patient.monitoring_consent:
+        return await _without_consent(session, settings, inbound, patient, organization)
+    return await _monitored(session, settings, inbound, patient, organization)
+
+
+async def _already_stored(session: AsyncSession, sid: str) -> bool:
+    return (
+        await session.scalar(select(MessageLog.id).where(MessageLog.provider_sid == sid))
+        is not None
+    )
+
+
+async def _store(session: AsyncSession, **values: object) -> uuid.UUID | None:
+    """Insert once per MessageSid; None when a concurrent delivery got there first."""
+    statement = (
+        insert(MessageLog)
+        .values(id=uuid.uuid4(), created_at=utcnow(), **values)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+        .returning(MessageLog.id)
+    )
+    stored: uuid.UUID | None = await session.scalar(statement)
+    return stored
+
+
+async def _reply(
+    session: AsyncSession, inbound: Inbound, inbound_id: uuid.UUID, text: str, **values: object
+) -> None:
+    session.add(
+        MessageLog(
+            direction=Direction.OUTBOUND,
+            in_reply_to_id=inbound_id,
+            from_number=inbound.to_number,
+            to_number=inbound.from_number,
+            body=text,
+            **values,
+        )
+    )
+    await session.flush()
+
+
+async def _ambiguous(session: AsyncSession, inbound: Inbound) -> Outcome:
+    """Several practices have this phone: no content is kept and none is shown to anyone;
+    the patient is asked to write to their therapist (with the emergency numbers)."""
+    stored = await _store(
+        session,
+        direction=Direction.INBOUND,
+        routing=Routing.AMBIGUOUS,
+        provider_sid=inbound.sid,
+        from_number=inbound.from_number,
+        to_number=inbound.to_number,
+    )
+    if stored is None:
+        return Outcome(reply=await previous_reply(session, inbound.sid))
+    text = replies.ambiguous_sender_reply()
+    await _reply(session, inbound, stored, text, routing=Routing.AMBIGUOUS)
+    log.warning("whatsapp.ambiguous_sender", message_id=str(stored))
+    return Outcome(reply=text, message_id=stored)
+
+
+async def _recently_answered(session: AsyncSession, settings: Settings, phone: str) -> bool:
+    since = utcnow() - timedelta(hours=settings.monitoring_ack_window_hours)
+    found = await session.scalar(
+        select(MessageLog.id)
+        .where(
+            MessageLog.direction == Direction.OUTBOUND,
+            MessageLog.to_number == phone,
+            MessageLog.created_at >= since,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def _without_consent(
+    session: AsyncSession,
+    settings: Settings,
+    inbound: Inbound,
+    patient: Patient,
+    organization: Organization,
+) -> Outcome:
+    """No monitoring consent: the message is not stored or analysed, only that it arrived.
+    The acknowledgement always carries the emergency numbers."""
+    stored = await _store(
+        session,
+        organization_id=organization.id,
+        patient_id=patient.id,
+        direction=Direction.INBOUND,
+        routing=Routing.NO_CONSENT,
+        provider_sid=inbound.sid,
+        from_number=inbound.from_number,
+        to_number=inbound.to_number,
+        media_content_type=inbound.media_content_type,
+    )
+    if stored is None:
+        return Outcome(reply=await previous_reply(session, inbound.sid))
+    if await _recently_answered(session, settings, inbound.from_number):
+        return Outcome(reply=None, message_id=stored)
+    text = replies.acknowledgement(
+        patient.language,
+        custom=organization.monitoring_ack_message,
+        resources=organization.crisis_resources,
+    )
+    await _reply(
+        session,
+        inbound,
+        stored,
+        text,
+        routing=Routing.NO_CONSENT,
+        organization_id=organization.id,
+        patient_id=patient.id,
+    )
+    return Outcome(reply=text, message_id=stored)
+
+
+async def _monitored(
+    session: AsyncSession,
+    settings: Settings,
+    inbound: Inbound,
+    patient: Patient,
+    organization: Organization,
+) -> Outcome:
+    from kura.monitoring.tasks import queue_alert_notification, queue_analysis
+
+    screen = screen_message(inbound.body)
+    stored = await _store(
+        session,
+        organization_id=organization.id,
+        patient_id=patient.id,
+        direction=Direction.INBOUND,
+        routing=Routing.ROUTED,
+        provider_sid=inbound.sid,
+        from_number=inbound.from_number,
+        to_number=inbound.to_number,
+        body=inbound.body,
+        media_content_type=inbound.media_content_type,
+        media_url=inbound.media_url,
+        screen_level=screen.level,
+        screen_risk=screen.risk.name,
+        screen_flags=list(screen.flags),
+    )
+    if stored is None:
+        return Outcome(reply=await previous_reply(session, inbound.sid))
+    alert_id = None
+    values = {
+        "routing": Routing.ROUTED,
+        "organization_id": organization.id,
+        "patient_id": patient.id,
+    }
+    if screen.needs_alert:
+        alert = RiskAlert(
+            organization_id=organization.id,
+            patient_id=patient.id,
+            message_id=stored,
+            source="screen",
+            level=screen.level,
+            risk=screen.risk.name,
+            flags=list(screen.flags),
+        )
+        session.add(alert)
+        await session.flush()
+        alert_id = alert.id
+        await queue_alert_notification(session, alert.id)
+        text: str | None = replies.safety_reply(
+            patient.language, resources=organization.crisis_resources
+        )
+        log.warning("aletheia.risk_detected", alert_id=str(alert.id), risk=screen.risk.name)
+    elif await _recently_answered(session, settings, inbound.from_number):
+        text = None
+    else:
+        text = replies.acknowledgement(
+            patient.language,
+            custom=organization.monitoring_ack_message,
+            resources=organization.crisis_resources,
+        )
+    if text is not None:
+        await _reply(session, inbound, stored, text, **values)
+    day = local_day(utcnow(), organization.timezone)
+    await queue_analysis(session, settings, patient.id, day.isoformat())
+    return Outcome(reply=text, message_id=stored, alert_id=alert_id, screen=screen)
+
+
+def local_day(moment: datetime, timezone: str) -> date:
+    """The practice's calendar day at `moment` (analyses are per local day)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("Europe/Madrid")
+    return moment.astimezone(zone).date()

@@ -1,0 +1,67 @@
+"""Monitoring jobs: alert emails and the debounced conversation analysis."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import procrastinate
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.config import Settings
+from kura.jobs.defer import defer_in_transaction
+
+blueprint = procrastinate.Blueprint()
+
+
+@blueprint.task(
+    name="analyze_conversation",
+    pass_context=True,
+    queue="analysis",
+    retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
+)
+async def analyze_conversation(
+    context: procrastinate.JobContext, patient_id: str, day: str
+) -> None:
+    """Analyse one patient's messages of one local day (re-run as the day goes on)."""
+    from kura.monitoring.analysis import run_analysis
+
+    extra = context.additional_context
+    await run_analysis(
+        extra["database"], extra["settings"], uuid.UUID(patient_id), date.fromisoformat(day)
+    )
+
+
+@blueprint.task(
+    name="notify_risk_alert",
+    pass_context=True,
+    queue="email",
+    retry=procrastinate.RetryStrategy(max_attempts=6, exponential_wait=5),
+)
+async def notify_risk_alert(context: procrastinate.JobContext, alert_id: str) -> None:
+    """Email the patient's therapist and the practice's owners (no clinical text)."""
+    from kura.monitoring.notify import send_alert_emails
+
+    extra = context.additional_context
+    await send_alert_emails(extra["database"], extra["settings"], uuid.UUID(alert_id))
+
+
+async def queue_analysis(
+    session: AsyncSession, settings: Settings, patient_id: uuid.UUID, day: str
+) -> None:
+    """Debounced: one waiting analysis per patient and day, run a few minutes after the
+    latest burst of messages started."""
+    await defer_in_transaction(
+        session,
+        analyze_conversation,
+        options={
+            "queueing_lock": f"analysis:{patient_id}:{day}",
+            "schedule_in": {"minutes": settings.monitoring_analysis_delay_minutes},
+        },
+        patient_id=str(patient_id),
+        day=day,
+    )
+
+
+async def queue_alert_notification(session: AsyncSession, alert_id: uuid.UUID) -> None:
+    await defer_in_transaction(session, notify_risk_alert, alert_id=str(alert_id))

@@ -20,14 +20,20 @@ async def defer_in_transaction(
     With a `queueing_lock` option, a job already waiting under that lock makes this a no-op
     (None) — a savepoint keeps the refused insert from aborting the caller's transaction.
     """
+    # Importing the queue module binds every domain's blueprint to the job app; a task
+    # deferred before that (a server started with --no-worker) would be "unbound".
+    from kura.jobs import queue  # noqa: F401
+
     configured = dict(options or {})
-    async with session.begin_nested():
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        try:
+    try:
+        # The savepoint is rolled back if the insert is refused, keeping the caller's
+        # transaction usable.
+        async with session.begin_nested():
+            connection = await session.connection()
+            raw = await connection.get_raw_connection()
             job_id: int = await task.configure(
                 connection=raw.driver_connection, **configured
             ).defer_async(**kwargs)
-        except procrastinate.exceptions.AlreadyEnqueued:
-            return None
+    except procrastinate.exceptions.AlreadyEnqueued:
+        return None
     return job_id

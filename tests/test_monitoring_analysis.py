@@ -1,0 +1,264 @@
+"""Alerts by email, the conversation analysis (offline, Gemini via a local fake, Gemini
+failing), and the clinical read endpoints."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+from collections.abc import Iterator
+from datetime import date
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.audit.models import AuditEvent
+from kura.config import Settings
+from kura.db.base import utcnow
+from kura.db.engine import Database
+from kura.monitoring.analysis import run_analysis
+from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
+from kura.monitoring.notify import send_alert_emails
+from kura.monitoring.service import Inbound, handle_inbound, local_day
+from kura.users.models import Role
+from tests.factories import Member, make_patient, make_staff
+
+PHONE = "+34612000111"
+
+
+async def _inbound(session: AsyncSession, settings: Settings, body: str, n: int) -> Any:
+    return await handle_inbound(
+        session,
+        settings,
+        Inbound(sid=f"SMtest{n:026d}", from_number=PHONE, to_number="+34911000000", body=body),
+    )
+
+
+@pytest.fixture
+async def monitored(session: AsyncSession, owner: Member, settings: Settings) -> Any:
+    therapist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
+    patient = await make_patient(
+        session,
+        owner.organization,
+        phone=PHONE,
+        monitoring_consent=True,
+        assigned_therapist_id=therapist.user.id,
+    )
+    return patient, therapist
+
+
+async def test_alert_emails_reach_therapist_and_owner_without_clinical_text(
+    session: AsyncSession, database: Database, settings: Settings, owner: Member, monitored: Any
+) -> None:
+    patient, therapist = monitored
+    outcome = await _inbound(
+        session, settings, "Quiero morirme, ya he escrito la carta de despedida", 1
+    )
+    assert outcome.alert_id is not None
+    sent = await send_alert_emails(database, settings, outcome.alert_id)
+    assert sent == 2
+    outbox = settings.kura_data_dir / "outbox" / "email"
+    mails = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in outbox.glob("*.eml")
+    ]
+    mine = [m for m in mails if str(outcome.alert_id) in m.get_content()]
+    assert {m["To"] for m in mine} == {owner.user.email, therapist.user.email}
+    for mail in mine:
+        content = mail.get_content()
+        assert "carta" not in content and patient.full_name not in content
+        assert "CRITICAL" in str(mail["Subject"])
+
+
+async def test_offline_analysis_keeps_the_risk_and_says_how_it_was_made(
+    session: AsyncSession, database: Database, settings: Settings, monitored: Any
+) -> None:
+    patient, _ = monitored
+    await _inbound(session, settings, "Hoy estoy mejor, gracias", 1)
+    await _inbound(session, settings, "Pero por la noche pienso en quitarme la vida", 2)
+    day = local_day(utcnow(), "Europe/Madrid")
+    analysis = await run_analysis(database, settings, patient.id, day)
+    assert analysis is not None
+    assert analysis.generation_method == "offline-rules"
+    assert analysis.message_count == 2
+    assert "suicidal_ideation" in analysis.risk_flags
+    assert analysis.sentiment_score <= -0.5
+    assert "Contactar" in analysis.suggestion
+    # Re-running updates the same day's row.
+    await _inbound(session, settings, "Sigo aquí", 3)
+    again = await run_analysis(database, settings, patient.id, day)
+    assert again is not None and again.id == analysis.id and again.message_count == 3
+    audited = await session.scalar(select(AuditEvent).where(AuditEvent.action == "ai.analysis_run"))
+    assert audited is not None and audited.details["method"] == "offline-rules"
+
+
+class _FakeGemini(BaseHTTPRequestHandler):
+    answer: dict[str, Any] = {}
+    status = 200
+    calls: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.calls.append(
+            {"path": self.path, "key": self.headers.get("x-goog-api-key"), "body": body}
+        )
+        payload = {
+            "candidates": [
+                {
+                    "content": {"role": "model", "parts": [{"text": json.dumps(self.answer)}]},
+                    "finishReason": "STOP",
+                }
+            ]
+        }
+        data = json.dumps(
+            payload
+            if self.status == 200
+            else {"error": {"code": self.status, "message": "boom", "status": "INTERNAL"}}
+        ).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def gemini(settings: Settings) -> Iterator[Settings]:
+    _FakeGemini.calls = []
+    _FakeGemini.status = 200
+    server = HTTPServer(("127.0.0.1", 0), _FakeGemini)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield settings.model_copy(
+        update={
+            "google_api_key": SecretStr("gemini-test-key"),
+            "gemini_base_url": f"http://127.0.0.1:{server.server_address[1]}",
+        }
+    )
+    server.shutdown()
+
+
+async def test_gemini_may_raise_the_risk_but_never_lower_it(
+    session: AsyncSession, database: Database, gemini: Settings, monitored: Any
+) -> None:
+    patient, _ = monitored
+    _FakeGemini.answer = {
+        "summary": "La paciente describe desesperanza creciente.",
+        "sentiment_score": 0.4,
+        "emotional_state": "Abatida",
+        "risk_flags": ["hopelessness"],
+        "suggestion": "Llamar hoy.",
+    }
+    await _inbound(session, gemini, "Pienso en suicidarme a veces", 1)
+    analysis = await run_analysis(
+        database, gemini, patient.id, local_day(utcnow(), "Europe/Madrid")
+    )
+    assert analysis is not None and analysis.generation_method == "gemini"
+    assert set(analysis.risk_flags) == {"hopelessness", "suicidal_ideation"}  # united
+    assert analysis.sentiment_score < 0  # the rules' lower score wins when they found risk
+    call = _FakeGemini.calls[0]
+    assert ":generateContent" in call["path"] and call["key"] == "gemini-test-key"
+    alerts = list(await session.scalars(select(RiskAlert).order_by(RiskAlert.created_at)))
+    assert [a.source for a in alerts] == ["screen", "analysis"]  # Gemini's new flag alerts too
+    assert alerts[1].flags == ["hopelessness"]
+
+
+async def test_a_failing_provider_falls_back_and_never_stores_no_risk(
+    session: AsyncSession, database: Database, gemini: Settings, monitored: Any
+) -> None:
+    patient, _ = monitored
+    _FakeGemini.status = 500
+    await _inbound(session, gemini, "Tengo un plan para matarme", 1)
+    analysis = await run_analysis(
+        database, gemini, patient.id, local_day(utcnow(), "Europe/Madrid")
+    )
+    assert analysis is not None
+    assert analysis.generation_method == "offline-rules (gemini failed)"
+    assert "plan" in analysis.risk_flags
+    assert len(_FakeGemini.calls) == 2  # retried once
+
+
+async def test_clinical_reads_are_for_clinicians_and_audited(
+    client: AsyncClient, session: AsyncSession, settings: Settings, owner: Member, monitored: Any
+) -> None:
+    patient, therapist = monitored
+    outcome = await _inbound(session, settings, "Quiero morirme", 1)
+    assistant = await make_staff(session, settings, owner.organization, Role.ASSISTANT)
+    messages_url = f"/api/v1/patients/{patient.id}/monitoring/messages?days=7"
+    listed = await client.get(messages_url, headers=therapist.headers)
+    assert listed.status_code == 200
+    bodies = [m["body"] for m in listed.json()]
+    assert "Quiero morirme" in bodies and len(bodies) == 2  # the message and the safety reply
+    assert (await client.get(messages_url, headers=assistant.headers)).status_code == 403
+    assert (
+        await client.get(
+            f"/api/v1/patients/{patient.id}/monitoring/messages?days=31", headers=therapist.headers
+        )
+    ).status_code == 422
+    analyses = await client.get(
+        f"/api/v1/patients/{patient.id}/monitoring/analyses", headers=therapist.headers
+    )
+    assert analyses.status_code == 200
+    alerts = (
+        await client.get("/api/v1/monitoring/risk-alerts?hours=168", headers=therapist.headers)
+    ).json()
+    assert [a["id"] for a in alerts] == [str(outcome.alert_id)]
+    assert (
+        await client.get("/api/v1/monitoring/risk-alerts?hours=169", headers=therapist.headers)
+    ).status_code == 422
+    ack = await client.post(
+        f"/api/v1/monitoring/risk-alerts/{outcome.alert_id}/acknowledge", headers=therapist.headers
+    )
+    assert ack.status_code == 200
+    assert ack.json()["acknowledged_by_id"] == str(therapist.user.id)
+    still_listed = (
+        await client.get("/api/v1/monitoring/risk-alerts", headers=owner.headers)
+    ).json()
+    assert still_listed[0]["acknowledged_at"] is not None  # acknowledged, never deleted
+    actions = set(
+        await session.scalars(
+            select(AuditEvent.action).where(AuditEvent.actor_id == therapist.user.id)
+        )
+    )
+    assert {
+        "monitoring.messages_viewed",
+        "monitoring.analyses_viewed",
+        "monitoring.alert_acknowledged",
+    } <= actions
+
+
+async def test_practice_settings_route_its_own_number(
+    client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
+) -> None:
+    response = await client.patch(
+        "/api/v1/monitoring/settings",
+        headers=owner.headers,
+        json={"whatsapp_number": "911 222 333", "crisis_resources": "Llama al 112 o al 024."},
+    )
+    assert response.status_code == 200
+    assert response.json()["whatsapp_number"] == "+34911222333"
+    therapist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
+    assert (
+        await client.get("/api/v1/monitoring/settings", headers=therapist.headers)
+    ).status_code == 403
+    bad = await client.patch(
+        "/api/v1/monitoring/settings", headers=owner.headers, json={"whatsapp_number": "12"}
+    )
+    assert bad.status_code == 422
+
+
+async def test_analysis_ignores_patients_without_consent(
+    session: AsyncSession, database: Database, settings: Settings, owner: Member
+) -> None:
+    patient = await make_patient(session, owner.organization, monitoring_consent=False)
+    assert await run_analysis(database, settings, patient.id, date.today()) is None
+    assert await session.scalar(select(DailyConversationAnalysis)) is None
+    assert await session.scalar(select(MessageLog)) is None

@@ -1,5 +1,7 @@
 """`make bench`: run every benchmark and write docs/benchmarks.md."""
 
-from bench import backups, coldstart, load
+from bench import backups, coldstart, load, monitoring
 
-coldstart.main(extra_sections=load.markdown(load.measure()) + backups.measure())
+coldstart.main(
+    extra_sections=load.markdown(load.measure()) + backups.measure() + monitoring.measure()
+)

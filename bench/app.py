@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 
+from fastapi import Request
+from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
 from kura.app import create_app
 from kura.db.session import DbSession
+from kura.monitoring.webhook import _form, twiml, verify_twilio_signature
 from kura.patients.models import Patient
 
 BARE_HEALTH_PATH = "/bench/bare-health"
@@ -25,6 +28,12 @@ def create_bench_app() -> object:
         # One primary-key SELECT: no auth, no tenancy, no audit.
         patient = await session.scalar(select(Patient).where(Patient.id == patient_id))
         return {"id": str(patient.id), "full_name": patient.full_name} if patient else {}
+
+    @app.post("/bench/bare-webhook", include_in_schema=False)
+    async def bare_webhook(request: Request) -> Response:
+        # Only what Twilio verification needs: read the form, check the signature.
+        verify_twilio_signature(request.app.state.settings, request, await _form(request))
+        return twiml(None)
 
     from kura import __version__
 

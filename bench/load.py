@@ -84,7 +84,7 @@ def bench_server() -> Iterator[str]:
 
 
 @contextmanager
-def bench_server_with_url() -> Iterator[tuple[str, URL, str, int]]:
+def bench_server_with_url(**extra_env: str) -> Iterator[tuple[str, URL, str, int]]:
     """A uvicorn process serving the bench app on a fresh embedded database:
     (base URL, database URL, data dir, server pid)."""
     with tempfile.TemporaryDirectory(prefix="kura-load-") as tmp:
@@ -100,6 +100,7 @@ def bench_server_with_url() -> Iterator[tuple[str, URL, str, int]]:
                 "KURA_RUN_WORKER": "false",
                 "LOG_LEVEL": "WARNING",
                 "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+                **extra_env,
             }
             process = subprocess.Popen(
                 [

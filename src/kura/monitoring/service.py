@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from kura.aletheia.screen import ScreenResult, screen_message
 from kura.config import Settings
@@ -43,35 +44,75 @@ class Outcome:
 
 async def previous_reply(session: AsyncSession, sid: str) -> str | None:
     """The answer already given to this MessageSid (a redelivery answers the same way)."""
-    inbound_id = select(MessageLog.id).where(MessageLog.provider_sid == sid).scalar_subquery()
-    reply: str | None = await session.scalar(
-        select(MessageLog.body).where(
-            MessageLog.in_reply_to_id == inbound_id, MessageLog.direction == Direction.OUTBOUND
-        )
+    return (await _previous(session, sid))[1]
+
+
+# Statements on the webhook's path are built once with bind parameters: building them per
+# message cost more than the database round trips (measured in bench/monitoring.py).
+_REPLY = aliased(MessageLog)
+_PREVIOUS = (
+    select(MessageLog.id, _REPLY.body)
+    .outerjoin(
+        _REPLY,
+        (_REPLY.in_reply_to_id == MessageLog.id) & (_REPLY.direction == Direction.OUTBOUND),
     )
-    return reply
+    .where(MessageLog.provider_sid == bindparam("sid"))
+    .limit(1)
+)
+_OWN_NUMBER = (
+    select(Organization.id)
+    .where(Organization.whatsapp_number == bindparam("to_number"))
+    .scalar_subquery()
+)
+_CANDIDATES = (
+    select(Patient, Organization, _OWN_NUMBER)
+    .join(Organization, Organization.id == Patient.organization_id)
+    .where(Patient.phone == bindparam("from_number"))
+)
+_INSERT_ONCE = (
+    insert(MessageLog)
+    .on_conflict_do_nothing(index_elements=["provider_sid"])
+    .returning(MessageLog.id)
+)
+_INSERT_REPLY = insert(MessageLog)
+_RECENT_REPLY = (
+    select(MessageLog.id)
+    .where(
+        MessageLog.direction == Direction.OUTBOUND,
+        MessageLog.to_number == bindparam("phone"),
+        MessageLog.created_at >= bindparam("since"),
+    )
+    .limit(1)
+)
+_MESSAGE_COLUMNS = {c.key for c in MessageLog.__table__.columns}
+
+
+async def _previous(session: AsyncSession, sid: str) -> tuple[bool, str | None]:
+    """(already stored?, reply given) for a MessageSid, in one round trip."""
+    row = (await session.execute(_PREVIOUS, {"sid": sid})).first()
+    return (row is not None, row[1] if row else None)
 
 
 async def _candidates(
     session: AsyncSession, settings: Settings, inbound: Inbound
 ) -> tuple[list[tuple[Patient, Organization]], bool]:
-    """Patients this sender could be, and whether the number is known to us at all."""
-    own = await session.scalar(
-        select(Organization).where(Organization.whatsapp_number == inbound.to_number)
-    )
-    query = select(Patient, Organization).join(
-        Organization, Organization.id == Patient.organization_id
-    )
-    if own is not None:
-        rows = await session.execute(
-            query.where(Patient.organization_id == own.id, Patient.phone == inbound.from_number)
+    """Patients this sender could be, and whether the number is one of ours (one query)."""
+    rows = (
+        await session.execute(
+            _CANDIDATES, {"from_number": inbound.from_number, "to_number": inbound.to_number}
         )
-        return [(p, o) for p, o in rows.all()], True
+    ).all()
+    own_id = (
+        rows[0][2]
+        if rows
+        else await session.scalar(select(_OWN_NUMBER), {"to_number": inbound.to_number})
+    )
+    if own_id is not None:  # the practice's own number: only its patients
+        return [(p, o) for p, o, _ in rows if o.id == own_id], True
     shared = settings.twilio_whatsapp_number
     if shared and _digits(shared) != _digits(inbound.to_number):
         return [], False  # not one of our numbers
-    rows = await session.execute(query.where(Patient.phone == inbound.from_number))
-    return [(p, o) for p, o in rows.all()], True
+    return [(p, o) for p, o, _ in rows], True
 
 
 def _digits(number: str) -> str:
@@ -79,8 +120,8 @@ def _digits(number: str) -> str:
 
 
 async def handle_inbound(session: AsyncSession, settings: Settings, inbound: Inbound) -> Outcome:
-    previous = await previous_reply(session, inbound.sid)
-    if previous is not None or await _already_stored(session, inbound.sid):
+    stored, previous = await _previous(session, inbound.sid)
+    if stored:
         return Outcome(reply=previous)
     candidates, ours = await _candidates(session, settings, inbound)
     if not ours or not candidates:
@@ -102,32 +143,36 @@ async def _already_stored(session: AsyncSession, sid: str) -> bool:
     )
 
 
+def _row(**values: object) -> dict[str, object]:
+    """A complete parameter set for the prebuilt INSERTs (unset columns get their defaults)."""
+    row: dict[str, object] = dict.fromkeys(_MESSAGE_COLUMNS)
+    row.update(
+        id=uuid.uuid4(), created_at=utcnow(), screen_level=0, screen_risk="LOW", screen_flags=[]
+    )
+    row.update(values)
+    return row
+
+
 async def _store(session: AsyncSession, **values: object) -> uuid.UUID | None:
     """Insert once per MessageSid; None when a concurrent delivery got there first."""
-    statement = (
-        insert(MessageLog)
-        .values(id=uuid.uuid4(), created_at=utcnow(), **values)
-        .on_conflict_do_nothing(index_elements=["provider_sid"])
-        .returning(MessageLog.id)
-    )
-    stored: uuid.UUID | None = await session.scalar(statement)
+    stored: uuid.UUID | None = await session.scalar(_INSERT_ONCE, _row(**values))
     return stored
 
 
 async def _reply(
     session: AsyncSession, inbound: Inbound, inbound_id: uuid.UUID, text: str, **values: object
 ) -> None:
-    session.add(
-        MessageLog(
+    await session.execute(
+        _INSERT_REPLY,
+        _row(
             direction=Direction.OUTBOUND,
             in_reply_to_id=inbound_id,
             from_number=inbound.to_number,
             to_number=inbound.from_number,
             body=text,
             **values,
-        )
+        ),
     )
-    await session.flush()
 
 
 async def _ambiguous(session: AsyncSession, inbound: Inbound) -> Outcome:
@@ -151,15 +196,7 @@ async def _ambiguous(session: AsyncSession, inbound: Inbound) -> Outcome:
 
 async def _recently_answered(session: AsyncSession, settings: Settings, phone: str) -> bool:
     since = utcnow() - timedelta(hours=settings.monitoring_ack_window_hours)
-    found = await session.scalar(
-        select(MessageLog.id)
-        .where(
-            MessageLog.direction == Direction.OUTBOUND,
-            MessageLog.to_number == phone,
-            MessageLog.created_at >= since,
-        )
-        .limit(1)
-    )
+    found = await session.scalar(_RECENT_REPLY, {"phone": phone, "since": since})
     return found is not None
 
 

@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 
 import procrastinate
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.config import Settings
@@ -51,11 +52,20 @@ async def queue_analysis(
 ) -> None:
     """Debounced: one waiting analysis per patient and day, run a few minutes after the
     latest burst of messages started."""
+    lock = f"analysis:{patient_id}:{day}"
+    # Most messages of a burst find the analysis already waiting: one cheap read instead of
+    # a refused insert (the queueing lock still settles races).
+    waiting = await session.scalar(
+        text("SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"),
+        {"lock": lock},
+    )
+    if waiting:
+        return
     await defer_in_transaction(
         session,
         analyze_conversation,
         options={
-            "queueing_lock": f"analysis:{patient_id}:{day}",
+            "queueing_lock": lock,
             "schedule_in": {"minutes": settings.monitoring_analysis_delay_minutes},
         },
         patient_id=str(patient_id),

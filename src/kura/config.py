@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     twilio_whatsapp_number: str | None = None
 
     openai_api_key: SecretStr | None = None
+    openai_transcription_model: str = "whisper-1"
+    openai_base_url: str | None = None  # tests point the SDK at a local fake
     google_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None  # tests point the SDK at a local fake

@@ -47,6 +47,8 @@ class MessageLog(UUIDPrimaryKey, Base):
     body: Mapped[str | None] = mapped_column(Text)
     media_content_type: Mapped[str | None] = mapped_column(String(100))
     media_url: Mapped[str | None] = mapped_column(String(500))
+    # Voice notes: pending | done | failed | unavailable (no OPENAI_API_KEY).
+    transcription_status: Mapped[str | None] = mapped_column(String(16))
     screen_level: Mapped[int] = mapped_column(default=0)
     screen_risk: Mapped[str] = mapped_column(String(16), default="LOW")
     screen_flags: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kura.aletheia.screen import ScreenResult, screen_message
-from kura.config import Settings
+from kura.config import Settings, secret_value
 from kura.db.base import utcnow
 from kura.logging import get_logger
 from kura.monitoring import replies
@@ -248,9 +248,17 @@ async def _monitored(
     patient: Patient,
     organization: Organization,
 ) -> Outcome:
-    from kura.monitoring.tasks import queue_alert_notification, queue_analysis
+    from kura.monitoring.tasks import (
+        queue_alert_notification,
+        queue_analysis,
+        queue_transcription,
+    )
 
     screen = screen_message(inbound.body)
+    voice_note = bool(inbound.media_url and (inbound.media_content_type or "").startswith("audio/"))
+    transcription = None
+    if voice_note:
+        transcription = "pending" if secret_value(settings.openai_api_key) else "unavailable"
     stored = await _store(
         session,
         organization_id=organization.id,
@@ -266,9 +274,12 @@ async def _monitored(
         screen_level=screen.level,
         screen_risk=screen.risk.name,
         screen_flags=list(screen.flags),
+        transcription_status=transcription,
     )
     if stored is None:
         return Outcome(reply=await previous_reply(session, inbound.sid))
+    if transcription == "pending":
+        await queue_transcription(session, stored)
     alert_id = None
     values = {
         "routing": Routing.ROUTED,

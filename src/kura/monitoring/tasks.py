@@ -47,6 +47,24 @@ async def notify_risk_alert(context: procrastinate.JobContext, alert_id: str) ->
     await send_alert_emails(extra["database"], extra["settings"], uuid.UUID(alert_id))
 
 
+@blueprint.task(
+    name="transcribe_voice_note",
+    pass_context=True,
+    queue="analysis",
+    retry=procrastinate.RetryStrategy(max_attempts=4, exponential_wait=10),
+)
+async def transcribe_voice_note(context: procrastinate.JobContext, message_id: str) -> None:
+    """Transcribe a patient's voice note (Whisper), then screen and analyse it."""
+    from kura.monitoring.transcribe import transcribe_voice_note as run
+
+    extra = context.additional_context
+    await run(extra["database"], extra["settings"], uuid.UUID(message_id))
+
+
+async def queue_transcription(session: AsyncSession, message_id: uuid.UUID) -> None:
+    await defer_in_transaction(session, transcribe_voice_note, message_id=str(message_id))
+
+
 async def queue_analysis(
     session: AsyncSession, settings: Settings, patient_id: uuid.UUID, day: str
 ) -> None:

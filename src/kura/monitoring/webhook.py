@@ -16,14 +16,13 @@ from kura.errors import BadRequest, Forbidden, KuraError, ServiceUnavailable
 from kura.handlers import Responses
 from kura.logging import get_logger
 from kura.monitoring.service import Inbound, handle_inbound
+from kura.monitoring.transcribe import is_twilio_media
 from kura.patients.schemas import DEFAULT_REGION
 
 router = APIRouter(tags=["webhooks"])
 log = get_logger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 4096
-# Twilio serves message media only from its own hosts over HTTPS.
-TWILIO_MEDIA_HOSTS = ("api.twilio.com",)
 TWIML = "application/xml"
 
 
@@ -95,10 +94,9 @@ def _media(params: dict[str, str]) -> tuple[str | None, str | None]:
         return None, None
     content_type = params.get("MediaContentType0", "")[:100] or None
     url = params.get("MediaUrl0", "")
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname in TWILIO_MEDIA_HOSTS:
-        return content_type, url[:500]
-    log.warning("whatsapp.media_rejected", host=parts.hostname or "")
+    if is_twilio_media(url) and len(url) <= 500:
+        return content_type, url
+    log.warning("whatsapp.media_rejected", host=urlsplit(url).hostname or "")
     return content_type, None
 
 

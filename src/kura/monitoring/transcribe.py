@@ -1,0 +1,125 @@
+"""Voice notes: fetched from Twilio (only its own HTTPS host, with its credentials), transcribed
+with OpenAI Whisper, then screened and analysed like a text message."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+import httpx
+from openai import AsyncOpenAI, OpenAIError
+from sqlalchemy import select
+
+from kura.aletheia.screen import screen_message
+from kura.config import Settings, secret_value
+from kura.db.engine import Database
+from kura.logging import get_logger
+from kura.monitoring.models import MessageLog, RiskAlert
+from kura.orgs.models import Organization
+
+log = get_logger(__name__)
+MAX_MEDIA_BYTES = 25 * 1024 * 1024  # Whisper's own upload limit
+TWILIO_MEDIA_HOSTS = ("api.twilio.com",)
+
+
+class TranscriptionFailed(Exception):
+    pass
+
+
+def is_twilio_media(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and parts.hostname in TWILIO_MEDIA_HOSTS
+
+
+async def fetch_media(settings: Settings, url: str) -> bytes:
+    """Download with Twilio's credentials. httpx drops them on a redirect to another host."""
+    token = secret_value(settings.twilio_auth_token)
+    if not is_twilio_media(url) or not settings.twilio_account_sid or token is None:
+        raise TranscriptionFailed("media is not fetchable")
+    auth = httpx.BasicAuth(settings.twilio_account_sid, token)
+    async with (
+        httpx.AsyncClient(timeout=30, follow_redirects=True, auth=auth) as client,
+        client.stream("GET", url) as response,
+    ):
+        if response.status_code != 200:
+            raise TranscriptionFailed(f"media answered {response.status_code}")
+        data = b""
+        async for chunk in response.aiter_bytes():
+            data += chunk
+            if len(data) > MAX_MEDIA_BYTES:
+                raise TranscriptionFailed("media too large")
+    return data
+
+
+async def transcribe(settings: Settings, audio: bytes, content_type: str, language: str) -> str:
+    api_key = secret_value(settings.openai_api_key)
+    if api_key is None:
+        raise TranscriptionFailed("not configured")
+    client = AsyncOpenAI(
+        api_key=api_key, base_url=settings.openai_base_url, max_retries=2, timeout=60
+    )
+    extension = content_type.split("/")[-1].split(";")[0] or "ogg"
+    try:
+        result = await client.audio.transcriptions.create(
+            model=settings.openai_transcription_model,
+            file=(f"voice.{extension}", audio, content_type),
+            language=language if language in ("es", "en") else "es",
+        )
+    except OpenAIError as exc:
+        raise TranscriptionFailed(type(exc).__name__) from None
+    return str(result.text).strip()
+
+
+async def transcribe_voice_note(
+    database: Database, settings: Settings, message_id: uuid.UUID
+) -> str:
+    """Job body: transcribe, store, screen (alert if at risk), queue the analysis."""
+    from kura.monitoring.service import local_day
+    from kura.monitoring.tasks import queue_alert_notification, queue_analysis
+
+    async with database.sessionmaker() as session, session.begin():
+        row = (
+            await session.execute(
+                select(MessageLog, Organization)
+                .join(Organization, Organization.id == MessageLog.organization_id)
+                .where(MessageLog.id == message_id)
+                .with_for_update(of=MessageLog)
+            )
+        ).one_or_none()
+        if row is None or row[0].transcription_status != "pending":
+            return "skipped"
+        message, organization = row
+        media_url = message.media_url or ""
+        try:
+            audio = await fetch_media(settings, media_url)
+            text = await transcribe(
+                settings, audio, message.media_content_type or "audio/ogg", organization.locale
+            )
+        except TranscriptionFailed as exc:
+            message.transcription_status = "failed"
+            log.warning("whatsapp.transcription_failed", message_id=str(message.id), error=str(exc))
+            return "failed"
+        screen = screen_message(text)
+        message.body = text[:4096]
+        message.transcription_status = "done"
+        message.screen_level = max(message.screen_level, screen.level)
+        message.screen_risk = screen.risk.name
+        message.screen_flags = sorted(set(message.screen_flags) | set(screen.flags))
+        if screen.needs_alert and message.patient_id is not None:
+            alert = RiskAlert(
+                organization_id=organization.id,
+                patient_id=message.patient_id,
+                message_id=message.id,
+                source="screen",
+                level=screen.level,
+                risk=screen.risk.name,
+                flags=list(screen.flags),
+            )
+            session.add(alert)
+            await session.flush()
+            await queue_alert_notification(session, alert.id)
+        if message.patient_id is not None:
+            day = local_day(message.created_at, organization.timezone)
+            await queue_analysis(session, settings, message.patient_id, day.isoformat())
+        log.info("whatsapp.transcribed", message_id=str(message.id))
+        return "done"

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.audit.models import AuditEvent
 from kura.config import Settings
 from kura.db.engine import Database
 from kura.monitoring.models import MessageLog, RiskAlert
@@ -106,6 +107,10 @@ async def test_a_voice_note_is_transcribed_and_screened(
     assert stored.transcription_status == "done" and "suicidal_ideation" in stored.screen_flags
     alert = await session.scalar(select(RiskAlert).where(RiskAlert.message_id == message_id))
     assert alert is not None
+    audited = await session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "ai.transcription_run")
+    )
+    assert audited is not None and audited.target_id == str(message_id)
     # Done once: a retried job does nothing more.
     assert await transcribe_voice_note(database, voice_settings, message_id) == "skipped"
 

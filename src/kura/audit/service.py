@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     RESTORE_COMPLETED = "restore.completed"
     RESTORE_FAILED = "restore.failed"
     AI_ANALYSIS_RUN = "ai.analysis_run"
+    AI_TRANSCRIPTION_RUN = "ai.transcription_run"
     MONITORING_MESSAGES_VIEWED = "monitoring.messages_viewed"
     MONITORING_ANALYSES_VIEWED = "monitoring.analyses_viewed"
     RISK_ALERT_ACKNOWLEDGED = "monitoring.alert_acknowledged"

@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 import httpx
 from openai import AsyncOpenAI, OpenAIError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.aletheia.screen import screen_message
+from kura.audit.service import AuditAction, record
 from kura.config import Settings, secret_value
 from kura.db.engine import Database
 from kura.logging import get_logger
@@ -97,6 +99,7 @@ async def transcribe_voice_note(
             )
         except TranscriptionFailed as exc:
             message.transcription_status = "failed"
+            await _audit(session, message, organization, outcome="failed")
             log.warning("whatsapp.transcription_failed", message_id=str(message.id), error=str(exc))
             return "failed"
         screen = screen_message(text)
@@ -121,5 +124,20 @@ async def transcribe_voice_note(
         if message.patient_id is not None:
             day = local_day(message.created_at, organization.timezone)
             await queue_analysis(session, settings, message.patient_id, day.isoformat())
+        await _audit(session, message, organization, outcome="done")
         log.info("whatsapp.transcribed", message_id=str(message.id))
         return "done"
+
+
+async def _audit(
+    session: AsyncSession, message: MessageLog, organization: Organization, *, outcome: str
+) -> None:
+    await record(
+        session,
+        AuditAction.AI_TRANSCRIPTION_RUN,
+        organization_id=organization.id,
+        actor_id=None,
+        target_type="message",
+        target_id=message.id,
+        details={"outcome": outcome, "patient_id": str(message.patient_id)},
+    )

@@ -112,13 +112,14 @@ def _api_routers() -> list[APIRouter]:
     from kura.audit.endpoints import router as audit
     from kura.auth.endpoints import router as auth
     from kura.backups.endpoints import router as backups
+    from kura.briefings.endpoints import router as briefings
     from kura.clinical.endpoints import router as clinical
     from kura.monitoring.endpoints import router as monitoring
     from kura.monitoring.webhook import router as webhooks
     from kura.patients.endpoints import router as patients
     from kura.users.endpoints import router as users
 
-    return [auth, users, patients, clinical, monitoring, webhooks, audit, backups]
+    return [auth, users, patients, clinical, monitoring, webhooks, briefings, audit, backups]
 
 
 @contextlib.asynccontextmanager

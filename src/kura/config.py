@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_transcription_model: str = "whisper-1"
     openai_base_url: str | None = None  # tests point the SDK at a local fake
+    openai_tts_model: str = "gpt-4o-mini-tts"
+    openai_tts_voice: str = "alloy"
+    briefing_hour: int = Field(default=7, ge=0, le=23)  # local time of the morning pre-generation
     google_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None  # tests point the SDK at a local fake

@@ -2,6 +2,7 @@
 
 from kura.audit.models import AuditEvent
 from kura.auth.models import AuthSession, AuthThrottle, PasswordToken, PlatformState
+from kura.briefings.models import DailyBriefing
 from kura.clinical.models import ClinicalNote
 from kura.db.base import Base
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
@@ -15,6 +16,7 @@ __all__ = [
     "AuthThrottle",
     "Base",
     "ClinicalNote",
+    "DailyBriefing",
     "DailyConversationAnalysis",
     "MessageLog",
     "Organization",

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL
 
 from kura.auth import tasks as auth_tasks
 from kura.backups import tasks as backup_tasks
+from kura.briefings import tasks as briefing_tasks
 from kura.db.urls import libpq_conninfo
 from kura.jobs import maintenance
 from kura.monitoring import tasks as monitoring_tasks
@@ -20,6 +21,7 @@ job_app.add_tasks_from(maintenance.blueprint, namespace="maintenance")
 job_app.add_tasks_from(auth_tasks.blueprint, namespace="auth")
 job_app.add_tasks_from(backup_tasks.blueprint, namespace="backups")
 job_app.add_tasks_from(monitoring_tasks.blueprint, namespace="monitoring")
+job_app.add_tasks_from(briefing_tasks.blueprint, namespace="briefings")
 
 
 @asynccontextmanager

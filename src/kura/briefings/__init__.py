@@ -1,0 +1,1 @@
+"""The AI daily briefing: the therapist's morning summary, written and spoken."""

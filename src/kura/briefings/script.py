@@ -1,0 +1,193 @@
+"""The briefing's words: Gemini when configured, otherwise a written template. Risks first."""
+
+from __future__ import annotations
+
+from kura.briefings.content import BriefingFacts
+from kura.config import Settings, secret_value
+from kura.logging import get_logger
+
+log = get_logger(__name__)
+TEMPLATE = "template"
+GEMINI = "gemini"
+
+_WEEKDAYS = {
+    "es": ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"],
+    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+}
+_MONTHS = {
+    "es": [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+}
+
+
+def spoken_date(facts: BriefingFacts) -> str:
+    lang = facts.language
+    weekday = _WEEKDAYS[lang][facts.day.weekday()]
+    month = _MONTHS[lang][facts.day.month - 1]
+    if lang == "en":
+        return f"{weekday}, {month} {facts.day.day}"
+    return f"{weekday}, {facts.day.day} de {month}"
+
+
+def _names(names: list[str], lang: str) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    joiner = " and " if lang == "en" else " y "
+    return ", ".join(names[:-1]) + joiner + names[-1]
+
+
+def template_script(facts: BriefingFacts) -> str:
+    if facts.language == "en":
+        return _template_en(facts)
+    parts = [f"Buenos días, {facts.first_name}. Hoy es {spoken_date(facts)}."]
+    if facts.open_alerts:
+        if facts.clinical and facts.risk_patients:
+            who = _names(facts.risk_patients[:3], "es")
+            extra = len(facts.risk_patients) - 3
+            more = f", y {extra} más" if extra > 0 else ""
+            parts.append(
+                f"Lo primero: hay alertas de riesgo sin revisar de {who}{more}. "
+                "Revísalas antes de empezar tu jornada."
+            )
+        else:
+            parts.append(
+                f"Hay {facts.open_alerts} alertas de riesgo pendientes; el equipo clínico ya "
+                "está avisado."
+            )
+    if facts.appointments:
+        first = (
+            f", la primera a las {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
+        )
+        parts.append(f"Tienes {facts.appointments} citas hoy{first}.")
+    else:
+        parts.append("No tienes citas en la agenda de hoy.")
+    if facts.income_24h:
+        parts.append(
+            f"En las últimas veinticuatro horas has ingresado {facts.income_24h:.2f} euros."
+        )
+    else:
+        parts.append("No ha habido ingresos en las últimas veinticuatro horas.")
+    if facts.pending_items:
+        parts.append(f"Tienes {facts.pending_items} asuntos pendientes por revisar.")
+    else:
+        parts.append("No tienes asuntos pendientes: buen momento para preparar tus sesiones.")
+    parts.append(
+        "Recuerda dejar unos minutos entre sesiones para respirar y tomar notas. "
+        "Que tengas un buen día."
+    )
+    return " ".join(parts)
+
+
+def _template_en(facts: BriefingFacts) -> str:
+    parts = [f"Good morning, {facts.first_name}. Today is {spoken_date(facts)}."]
+    if facts.open_alerts:
+        if facts.clinical and facts.risk_patients:
+            who = _names(facts.risk_patients[:3], "en")
+            extra = len(facts.risk_patients) - 3
+            more = f", and {extra} more" if extra > 0 else ""
+            parts.append(
+                f"First: there are unreviewed risk alerts for {who}{more}. "
+                "Please review them before you start your day."
+            )
+        else:
+            parts.append(
+                f"There are {facts.open_alerts} pending risk alerts; the clinical team has been "
+                "notified."
+            )
+    if facts.appointments:
+        first = f", the first at {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
+        parts.append(f"You have {facts.appointments} appointments today{first}.")
+    else:
+        parts.append("There are no appointments in today's agenda.")
+    if facts.income_24h:
+        parts.append(f"In the last twenty-four hours you received {facts.income_24h:.2f} euros.")
+    else:
+        parts.append("There was no income in the last twenty-four hours.")
+    if facts.pending_items:
+        parts.append(f"You have {facts.pending_items} pending items to review.")
+    else:
+        parts.append("Nothing is pending: a good moment to prepare your sessions.")
+    parts.append(
+        "Remember to leave a few minutes between sessions to breathe and take notes. "
+        "Have a good day."
+    )
+    return " ".join(parts)
+
+
+_PROMPT = """Write the spoken morning briefing (30 to 45 seconds, plain text, no lists, no
+markdown) for a therapist, in {language}. Start with the date, then any risk alerts first,
+then the agenda, income and pending work. Warm and concise; never a diagnosis.
+Facts: {facts}"""
+
+
+async def write_script(settings: Settings, facts: BriefingFacts) -> tuple[str, str]:
+    """(script, method). A Gemini failure falls back to the template, and says so."""
+    if secret_value(settings.google_api_key) is None:
+        return template_script(facts), TEMPLATE
+    try:
+        text = await _gemini(settings, facts)
+    except Exception as exc:  # any provider failure: the template still serves the user
+        log.warning("briefing.gemini_failed", error=type(exc).__name__)
+        return template_script(facts), f"{TEMPLATE} (gemini failed)"
+    return text, GEMINI
+
+
+async def _gemini(settings: Settings, facts: BriefingFacts) -> str:
+    from google import genai
+    from google.genai import types
+
+    options = (
+        types.HttpOptions(base_url=settings.gemini_base_url, timeout=30_000)
+        if (settings.gemini_base_url)
+        else types.HttpOptions(timeout=30_000)
+    )
+    client = genai.Client(api_key=secret_value(settings.google_api_key), http_options=options)
+    described = {
+        "date": spoken_date(facts),
+        "name": facts.first_name,
+        "risk_alerts_open": facts.open_alerts,
+        "patients_with_alerts": facts.risk_patients,
+        "appointments": facts.appointments,
+        "first_appointment": facts.first_appointment.strftime("%H:%M")
+        if facts.first_appointment
+        else None,
+        "income_last_24h_eur": str(facts.income_24h),
+        "pending_items": facts.pending_items,
+    }
+    response = await client.aio.models.generate_content(
+        model=settings.gemini_model,
+        contents=_PROMPT.format(
+            language="Spanish" if facts.language == "es" else "English", facts=described
+        ),
+        config=types.GenerateContentConfig(temperature=0.4, max_output_tokens=400),
+    )
+    text = (response.text or "").strip()
+    if len(text) < 40:
+        raise ValueError("empty briefing")
+    return text[:3000]

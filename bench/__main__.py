@@ -1,7 +1,10 @@
 """`make bench`: run every benchmark and write docs/benchmarks.md."""
 
-from bench import backups, coldstart, load, monitoring
+from bench import backups, briefing, coldstart, load, monitoring
 
 coldstart.main(
-    extra_sections=load.markdown(load.measure()) + backups.measure() + monitoring.measure()
+    extra_sections=load.markdown(load.measure())
+    + backups.measure()
+    + monitoring.measure()
+    + briefing.measure()
 )

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.clinical.models import ClinicalNote
+from kura.bookings.models import Booking, Service
 from kura.config import Settings
 from kura.monitoring.models import RiskAlert
 from kura.users.models import Role
@@ -24,6 +26,8 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("patch", "/api/v1/staff/{user_id}"): {"role": "ASSISTANT"},
     ("patch", "/api/v1/admin/users/{user_id}"): {"is_superuser": True},
     ("patch", "/api/v1/monitoring/settings"): {"monitoring_ack_message": "Hola"},
+    ("patch", "/api/v1/services/{service_id}"): {"name": "Otro"},
+    ("patch", "/api/v1/bookings/{booking_id}"): {"status": "CANCELLED"},
 }
 # Platform routes act across organizations by design; for non-superusers they answer 403.
 PLATFORM_ROUTES = {
@@ -31,7 +35,7 @@ PLATFORM_ROUTES = {
     "/api/v1/admin/backups/{filename}/download",
     "/api/v1/admin/backups/{filename}",
 }
-CLINICAL_TAGS = {"clinical notes", "monitoring"}
+CLINICAL_TAGS = {"clinical notes", "monitoring", "bookings"}
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, dict[str, object]]]:
@@ -61,9 +65,31 @@ async def test_every_id_route_hides_other_organizations(
         risk="HIGH",
         flags=["suicidal_ideation"],
     )
-    session.add_all([note, alert])
+    service = Service(
+        organization_id=victim.organization.id,
+        name="Sesión",
+        duration_minutes=60,
+        price_cents=6000,
+        currency="eur",
+        capacity=1,
+        active=True,
+    )
+    session.add_all([note, alert, service])
+    await session.flush()
+    booking = Booking(
+        organization_id=victim.organization.id,
+        patient_id=patient.id,
+        service_id=service.id,
+        starts_at=datetime(2026, 12, 1, 10, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 1, 11, tzinfo=UTC),
+        amount_cents=6000,
+        currency="eur",
+    )
+    session.add(booking)
     await session.flush()
     ids = {
+        "service_id": service.id,
+        "booking_id": booking.id,
         "alert_id": alert.id,
         "patient_id": patient.id,
         "note_id": note.id,
@@ -118,7 +144,13 @@ async def test_assistants_get_403_on_every_clinical_route(
     note = ClinicalNote(organization_id=owner.organization.id, patient_id=patient.id, content="c")
     session.add(note)
     await session.flush()
-    ids = {"patient_id": patient.id, "note_id": note.id, "alert_id": uuid.uuid4()}
+    ids = {
+        "patient_id": patient.id,
+        "note_id": note.id,
+        "alert_id": uuid.uuid4(),
+        "service_id": uuid.uuid4(),
+        "booking_id": uuid.uuid4(),
+    }
     clinical = [
         (method, path, operation)
         for path, item in app.openapi()["paths"].items()

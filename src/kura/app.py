@@ -112,14 +112,28 @@ def _api_routers() -> list[APIRouter]:
     from kura.audit.endpoints import router as audit
     from kura.auth.endpoints import router as auth
     from kura.backups.endpoints import router as backups
+    from kura.bookings.endpoints import router as bookings
     from kura.briefings.endpoints import router as briefings
     from kura.clinical.endpoints import router as clinical
     from kura.monitoring.endpoints import router as monitoring
     from kura.monitoring.webhook import router as webhooks
     from kura.patients.endpoints import router as patients
+    from kura.payments.endpoints import router as payments
     from kura.users.endpoints import router as users
 
-    return [auth, users, patients, clinical, monitoring, webhooks, briefings, audit, backups]
+    return [
+        auth,
+        users,
+        patients,
+        clinical,
+        bookings,
+        payments,
+        monitoring,
+        webhooks,
+        briefings,
+        audit,
+        backups,
+    ]
 
 
 @contextlib.asynccontextmanager

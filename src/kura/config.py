@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_price_id_pro: str | None = None
     stripe_price_id_center: str | None = None
+    stripe_api_base: str | None = None  # tests point the SDK at a local fake Stripe
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

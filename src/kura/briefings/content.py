@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -11,8 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.auth.sessions import Authenticated
+from kura.bookings.models import Booking, BookingStatus
+from kura.db.base import utcnow
 from kura.monitoring.models import RiskAlert
 from kura.patients.models import Patient
+from kura.payments.models import Payment, PaymentKind, PaymentStatus
+from kura.users.models import Role
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,7 @@ async def gather_facts(session: AsyncSession, auth: Authenticated, day: date) ->
     )
     rows = open_alerts.all()
     alert_count = sum(int(count) for _, count in rows)
-    # Bookings and payments are not part of this codebase yet (their issue adds them): until
-    # then the agenda and income are honestly zero, and the briefing says so.
+    appointments, first = await _agenda(session, auth, day)
     return BriefingFacts(
         day=day,
         language="en" if language == "en" else "es",
@@ -66,4 +69,36 @@ async def gather_facts(session: AsyncSession, auth: Authenticated, day: date) ->
         risk_patients=[name for name, _ in rows] if user.is_clinical else [],
         open_alerts=alert_count,
         pending_items=alert_count,
+        appointments=appointments,
+        first_appointment=first,
+        income_24h=await _income_24h(session, auth),
     )
+
+
+async def _agenda(session: AsyncSession, auth: Authenticated, day: date) -> tuple[int, time | None]:
+    """A therapist's own bookings of the day; the whole practice's for owners and assistants."""
+    zone = practice_zone(auth.organization.timezone)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    query = select(func.count(), func.min(Booking.starts_at)).where(
+        Booking.organization_id == auth.organization.id,
+        Booking.status.in_((BookingStatus.PENDING, BookingStatus.CONFIRMED)),
+        Booking.starts_at >= start,
+        Booking.starts_at < start + timedelta(days=1),
+    )
+    if auth.user.role == Role.THERAPIST:
+        query = query.where(Booking.therapist_id == auth.user.id)
+    count, first = (await session.execute(query)).one()
+    return int(count), first.astimezone(zone).time() if first else None
+
+
+async def _income_24h(session: AsyncSession, auth: Authenticated) -> Decimal:
+    """Succeeded patient payments of the last 24 hours (the payments table is the source)."""
+    cents = await session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
+            Payment.organization_id == auth.organization.id,
+            Payment.kind == PaymentKind.BOOKING,
+            Payment.status == PaymentStatus.SUCCEEDED,
+            Payment.succeeded_at >= utcnow() - timedelta(hours=24),
+        )
+    )
+    return Decimal(int(cents or 0)) / 100

@@ -2,12 +2,14 @@
 
 from kura.audit.models import AuditEvent
 from kura.auth.models import AuthSession, AuthThrottle, PasswordToken, PlatformState
+from kura.bookings.models import Booking, Service
 from kura.briefings.models import DailyBriefing
 from kura.clinical.models import ClinicalNote
 from kura.db.base import Base
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
+from kura.payments.models import Payment, StripeEvent
 from kura.users.models import User
 
 __all__ = [
@@ -15,6 +17,7 @@ __all__ = [
     "AuthSession",
     "AuthThrottle",
     "Base",
+    "Booking",
     "ClinicalNote",
     "DailyBriefing",
     "DailyConversationAnalysis",
@@ -22,7 +25,10 @@ __all__ = [
     "Organization",
     "PasswordToken",
     "Patient",
+    "Payment",
     "PlatformState",
     "RiskAlert",
+    "Service",
+    "StripeEvent",
     "User",
 ]

@@ -14,6 +14,7 @@ from kura.briefings import tasks as briefing_tasks
 from kura.db.urls import libpq_conninfo
 from kura.jobs import maintenance
 from kura.monitoring import tasks as monitoring_tasks
+from kura.payments import tasks as payment_tasks
 
 # Tasks register here at import; nothing connects until open_queue() is called.
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
@@ -22,6 +23,7 @@ job_app.add_tasks_from(auth_tasks.blueprint, namespace="auth")
 job_app.add_tasks_from(backup_tasks.blueprint, namespace="backups")
 job_app.add_tasks_from(monitoring_tasks.blueprint, namespace="monitoring")
 job_app.add_tasks_from(briefing_tasks.blueprint, namespace="briefings")
+job_app.add_tasks_from(payment_tasks.blueprint, namespace="payments")
 
 
 @asynccontextmanager

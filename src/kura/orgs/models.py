@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import String, Text
@@ -34,3 +35,11 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
     whatsapp_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     monitoring_ack_message: Mapped[str | None] = mapped_column(Text)
     crisis_resources: Mapped[str | None] = mapped_column(Text)
+    # Stripe: the practice's connected account (patients pay it directly, less the platform's
+    # fee) and its own subscription to KURA OS.
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    subscription_status: Mapped[str | None] = mapped_column(String(32))
+    # Stripe's time of the subscription state we hold: older events are ignored.
+    subscription_synced_at: Mapped[datetime | None]

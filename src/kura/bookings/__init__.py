@@ -1,0 +1,1 @@
+"""Services a practice offers and the bookings of its agenda."""

@@ -1,0 +1,133 @@
+"""/api/v1/services and /api/v1/bookings — for clinical staff."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from kura.auth.dependencies import ClinicalStaff
+from kura.bookings import service as bookings
+from kura.bookings.models import Booking, Service
+from kura.bookings.schemas import (
+    BookingCreate,
+    BookingRead,
+    BookingUpdate,
+    ServiceCreate,
+    ServiceRead,
+    ServiceUpdate,
+)
+from kura.briefings.content import local_today
+from kura.db.base import utcnow
+from kura.db.session import DbSession
+from kura.errors import Conflict
+from kura.handlers import Responses
+
+router = APIRouter(tags=["bookings"])
+MISSING: Responses = {404: {"description": "Not in your practice"}}
+
+
+@router.get("/services", response_model=list[ServiceRead])
+async def list_services(auth: ClinicalStaff, session: DbSession) -> list[Service]:
+    """Your practice's services."""
+    return list(await session.scalars(bookings.readable_services(auth).order_by(Service.name)))
+
+
+@router.post("/services", response_model=ServiceRead, status_code=201)
+async def create_service(body: ServiceCreate, auth: ClinicalStaff, session: DbSession) -> Service:
+    """Offer a service (name, duration, price in cents, currency, capacity)."""
+    service = Service(organization_id=auth.user.organization_id, active=True, **body.model_dump())
+    session.add(service)
+    await session.flush()
+    return service
+
+
+@router.get("/services/{service_id}", response_model=ServiceRead, responses=MISSING)
+async def get_service(service_id: uuid.UUID, auth: ClinicalStaff, session: DbSession) -> Service:
+    """One service."""
+    return await bookings.get_service(session, auth, service_id)
+
+
+@router.patch("/services/{service_id}", response_model=ServiceRead, responses=MISSING)
+async def update_service(
+    service_id: uuid.UUID, body: ServiceUpdate, auth: ClinicalStaff, session: DbSession
+) -> Service:
+    """Change a service (existing bookings keep their price)."""
+    service = await bookings.get_service(session, auth, service_id)
+    for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(service, field, value)
+    await session.flush()
+    await session.refresh(service)
+    return service
+
+
+@router.delete("/services/{service_id}", status_code=204, responses=MISSING)
+async def delete_service(
+    service_id: uuid.UUID, auth: ClinicalStaff, session: DbSession
+) -> Response:
+    """Withdraw a service: deactivated (its bookings remain)."""
+    service = await bookings.get_service(session, auth, service_id)
+    service.active = False
+    await session.flush()
+    return Response(status_code=204)
+
+
+@router.get("/bookings", response_model=list[BookingRead])
+async def list_bookings(
+    auth: ClinicalStaff,
+    session: DbSession,
+    day: Annotated[
+        date | None, Query(alias="date", description="Local date (default today)")
+    ] = None,
+) -> list[Booking]:
+    """A day's agenda in your practice's timezone."""
+    when = day or local_today(auth.organization.timezone, utcnow())
+    return await bookings.agenda(session, auth, when)
+
+
+@router.post(
+    "/bookings",
+    response_model=BookingRead,
+    status_code=201,
+    responses={**MISSING, 409: {"description": "The time is full"}},
+)
+async def create_booking(body: BookingCreate, auth: ClinicalStaff, session: DbSession) -> Booking:
+    """Book a patient into a service (409 when the service is full at that time)."""
+    return await bookings.create_booking(session, auth, body)
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingRead, responses=MISSING)
+async def get_booking(booking_id: uuid.UUID, auth: ClinicalStaff, session: DbSession) -> Booking:
+    """One booking."""
+    return await bookings.get_booking(session, auth, booking_id)
+
+
+@router.patch("/bookings/{booking_id}", response_model=BookingRead, responses=MISSING)
+async def update_booking(
+    booking_id: uuid.UUID, body: BookingUpdate, auth: ClinicalStaff, session: DbSession
+) -> Booking:
+    """Move, reassign, or change the status of a booking."""
+    booking = await bookings.get_booking(session, auth, booking_id)
+    return await bookings.update_booking(session, auth, booking, body)
+
+
+@router.delete("/bookings/{booking_id}", status_code=204, responses=MISSING)
+async def delete_booking(
+    booking_id: uuid.UUID, auth: ClinicalStaff, session: DbSession
+) -> Response:
+    """Delete a booking that was never paid (paid ones are cancelled instead)."""
+    from kura.payments.models import Payment, PaymentStatus
+
+    booking = await bookings.get_booking(session, auth, booking_id)
+    paid = await session.scalar(
+        Payment.__table__.select()
+        .where(Payment.booking_id == booking.id, Payment.status == PaymentStatus.SUCCEEDED)
+        .limit(1)
+    )
+    if paid is not None:
+        raise Conflict("This booking has been paid: cancel it instead of deleting it.")
+    await session.delete(booking)
+    await session.flush()
+    return Response(status_code=204)

@@ -1,0 +1,85 @@
+"""Service and booking bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from kura.bookings.models import BookingStatus
+from kura.users.schemas import FullName
+
+
+def _currency(value: str) -> str:
+    code = value.strip().lower()
+    if len(code) != 3 or not code.isalpha():
+        raise ValueError("must be a three-letter ISO currency code, e.g. eur")
+    return code
+
+
+Currency = Annotated[str, AfterValidator(_currency)]
+
+
+class ServiceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: FullName
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+    price_cents: int = Field(ge=0, le=10_000_000)
+    currency: Currency = "eur"
+    capacity: int = Field(default=1, ge=1, le=1000)
+
+
+class ServiceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: FullName | None = None
+    duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    price_cents: int | None = Field(default=None, ge=0, le=10_000_000)
+    capacity: int | None = Field(default=None, ge=1, le=1000)
+    active: bool | None = None
+
+
+class ServiceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    duration_minutes: int
+    price_cents: int
+    currency: str
+    capacity: int
+    active: bool
+
+
+class BookingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patient_id: uuid.UUID
+    service_id: uuid.UUID
+    therapist_id: uuid.UUID | None = None
+    starts_at: AwareDatetime
+
+
+class BookingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime | None = None
+    status: BookingStatus | None = None
+    therapist_id: uuid.UUID | None = None
+
+
+class BookingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    service_id: uuid.UUID
+    therapist_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime
+    status: BookingStatus
+    amount_cents: int
+    currency: str

@@ -1,0 +1,1 @@
+"""Stripe: patient payments for bookings, the practice's subscription, verified webhooks."""

@@ -1,0 +1,141 @@
+"""/api/v1/payments and /api/v1/billing, and the verified Stripe webhook."""
+
+from __future__ import annotations
+
+import stripe
+from fastapi import APIRouter, Request
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+
+from kura.auth.dependencies import CurrentAuth, Owner
+from kura.config import Settings, secret_value
+from kura.db.session import DbSession
+from kura.errors import BadRequest, ServiceUnavailable
+from kura.handlers import Responses
+from kura.logging import get_logger
+from kura.orgs.models import Organization
+from kura.payments import events, service
+from kura.payments.models import StripeEvent
+from kura.payments.schemas import (
+    BillingStatus,
+    CheckoutRequest,
+    PaymentIntentCreated,
+    PaymentIntentRequest,
+    RedirectUrl,
+)
+from kura.payments.stripe_client import stripe_mode
+
+router = APIRouter(tags=["payments"])
+log = get_logger(__name__)
+MAX_EVENT_BYTES = 512 * 1024
+STRIPE_ERRORS: Responses = {
+    503: {"description": "Stripe is not configured"},
+    502: {"description": "Stripe refused or failed"},
+}
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post(
+    "/payments/create-payment-intent", response_model=PaymentIntentCreated, responses=STRIPE_ERRORS
+)
+async def create_payment_intent(
+    body: PaymentIntentRequest, request: Request, auth: CurrentAuth, session: DbSession
+) -> PaymentIntentCreated:
+    """Start (or resume) the patient's payment of a booking; the amount is the booking's."""
+    return await service.create_payment_intent(session, _settings(request), auth, body.booking_id)
+
+
+@router.get("/billing/status", response_model=BillingStatus)
+async def billing_status(request: Request, auth: CurrentAuth) -> BillingStatus:
+    """Your practice's tier and subscription, and whether Stripe runs in live or test mode."""
+    organization = auth.organization
+    return BillingStatus(
+        tier=organization.tier.value,
+        subscription_status=organization.subscription_status,
+        stripe_mode=stripe_mode(_settings(request)),
+        has_connected_account=organization.stripe_account_id is not None,
+    )
+
+
+@router.post("/billing/checkout-session", response_model=RedirectUrl, responses=STRIPE_ERRORS)
+async def checkout_session(
+    body: CheckoutRequest, request: Request, auth: Owner, session: DbSession
+) -> RedirectUrl:
+    """Subscribe to PRO or CENTER (owner only): a Stripe Checkout URL."""
+    return RedirectUrl(
+        url=await service.checkout_url(session, _settings(request), auth, body.target_tier)
+    )
+
+
+@router.post("/billing/portal", response_model=RedirectUrl, responses=STRIPE_ERRORS)
+async def billing_portal(request: Request, auth: Owner, session: DbSession) -> RedirectUrl:
+    """Manage the subscription in Stripe's billing portal (owner only)."""
+    organization = await session.get_one(Organization, auth.organization.id)
+    return RedirectUrl(url=await service.portal_url(_settings(request), organization))
+
+
+@router.post(
+    "/payments/webhook",
+    responses={400: {"description": "Bad signature, stale, or wrong mode"}},
+)
+async def stripe_webhook(request: Request, session: DbSession) -> dict[str, object]:
+    """Stripe events, verified on the raw body; each event id takes effect once."""
+    settings = _settings(request)
+    secret = secret_value(settings.stripe_webhook_secret)
+    if secret is None:
+        raise ServiceUnavailable("The Stripe webhook is not configured (STRIPE_WEBHOOK_SECRET).")
+    payload = await request.body()
+    if len(payload) > MAX_EVENT_BYTES:
+        raise BadRequest("The event is too large.")
+    try:
+        event = stripe.Webhook.construct_event(
+            payload, request.headers.get("stripe-signature"), secret, tolerance=300
+        )
+    except (ValueError, stripe.SignatureVerificationError):
+        log.warning("stripe.webhook.rejected", reason="signature")
+        raise BadRequest("Invalid Stripe signature or payload.") from None
+    if bool(event.livemode) != (stripe_mode(settings) == "live"):
+        log.warning("stripe.webhook.rejected", reason="livemode", event_id=event.id)
+        raise BadRequest("The event's mode (live/test) does not match this server's Stripe key.")
+    created = events.event_time(event)
+    stored = await session.scalar(
+        insert(StripeEvent)
+        .values(
+            id=event.id,
+            type=event.type,
+            livemode=bool(event.livemode),
+            created=created,
+            outcome="processing",
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(StripeEvent.id)
+    )
+    if stored is None:
+        return {"received": True, "duplicate": True}
+    outcome = await _dispatch(session, settings, event)
+    await session.execute(
+        update(StripeEvent).where(StripeEvent.id == event.id).values(outcome=outcome[:100])
+    )
+    log.info("stripe.webhook.processed", event_id=event.id, type=event.type, outcome=outcome)
+    return {"received": True, "outcome": outcome}
+
+
+async def _dispatch(session: DbSession, settings: Settings, event: stripe.Event) -> str:
+    obj = event["data"]["object"]
+    match event.type:
+        case "payment_intent.succeeded":
+            return await events.payment_succeeded(session, obj)
+        case "payment_intent.payment_failed":
+            return await events.payment_failed(session, obj)
+        case "checkout.session.completed":
+            return await events.checkout_completed(session, settings, event)
+        case "customer.subscription.updated" | "customer.subscription.created":
+            return await events.subscription_changed(session, settings, event, deleted=False)
+        case "customer.subscription.deleted":
+            return await events.subscription_changed(session, settings, event, deleted=True)
+        case _:
+            return "ignored: event type not handled"

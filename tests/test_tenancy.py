@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kura.clinical.models import ClinicalNote
 from kura.bookings.models import Booking, Service
+from kura.clinical.models import ClinicalNote
 from kura.config import Settings
 from kura.monitoring.models import RiskAlert
 from kura.users.models import Role

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import stripe
 from fastapi import APIRouter, Request
 from sqlalchemy import update
@@ -116,7 +119,8 @@ async def stripe_webhook(request: Request, session: DbSession) -> dict[str, obje
     )
     if stored is None:
         return {"received": True, "duplicate": True}
-    outcome = await _dispatch(session, settings, event)
+    # Handlers read the verified payload as plain JSON (Stripe objects are not dicts).
+    outcome = await _dispatch(session, settings, event.type, json.loads(payload))
     await session.execute(
         update(StripeEvent).where(StripeEvent.id == event.id).values(outcome=outcome[:100])
     )
@@ -124,9 +128,11 @@ async def stripe_webhook(request: Request, session: DbSession) -> dict[str, obje
     return {"received": True, "outcome": outcome}
 
 
-async def _dispatch(session: DbSession, settings: Settings, event: stripe.Event) -> str:
+async def _dispatch(
+    session: DbSession, settings: Settings, kind: str, event: dict[str, Any]
+) -> str:
     obj = event["data"]["object"]
-    match event.type:
+    match kind:
         case "payment_intent.succeeded":
             return await events.payment_succeeded(session, obj)
         case "payment_intent.payment_failed":

@@ -1,0 +1,140 @@
+"""Services and bookings: capacity, the day's agenda in the practice's timezone, tenancy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.config import Settings
+from kura.users.models import Role
+from tests.factories import Member, make_patient, make_staff
+
+
+async def _service(client: AsyncClient, member: Member, **extra: Any) -> dict[str, Any]:
+    body = {"name": "Sesión individual", "duration_minutes": 60, "price_cents": 6000, **extra}
+    response = await client.post("/api/v1/services", headers=member.headers, json=body)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def _book(client: AsyncClient, member: Member, **body: Any) -> Any:
+    return await client.post("/api/v1/bookings", headers=member.headers, json=body)
+
+
+async def test_book_within_capacity_and_409_beyond(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    service = await _service(client, owner, capacity=2)
+    patients = [await make_patient(session, owner.organization) for _ in range(3)]
+    at = "2026-12-01T10:00:00+01:00"
+    for patient in patients[:2]:
+        ok = await _book(
+            client, owner, patient_id=str(patient.id), service_id=service["id"], starts_at=at
+        )
+        assert ok.status_code == 201
+        assert ok.json()["ends_at"].startswith("2026-12-01T10:00:00")  # 11:00 CET in UTC
+        assert ok.json()["amount_cents"] == 6000 and ok.json()["status"] == "PENDING"
+    full = await _book(
+        client,
+        owner,
+        patient_id=str(patients[2].id),
+        service_id=service["id"],
+        starts_at="2026-12-01T10:30:00+01:00",
+    )
+    assert full.status_code == 409
+    later = await _book(
+        client,
+        owner,
+        patient_id=str(patients[2].id),
+        service_id=service["id"],
+        starts_at="2026-12-01T11:00:00+01:00",
+    )
+    assert later.status_code == 201  # back-to-back is not an overlap
+
+
+async def test_cancelled_bookings_free_their_place(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    service = await _service(client, owner)
+    a = await make_patient(session, owner.organization)
+    b = await make_patient(session, owner.organization)
+    at = "2026-12-02T09:00:00+01:00"
+    first = (
+        await _book(client, owner, patient_id=str(a.id), service_id=service["id"], starts_at=at)
+    ).json()
+    assert (
+        await _book(client, owner, patient_id=str(b.id), service_id=service["id"], starts_at=at)
+    ).status_code == 409
+    await client.patch(
+        f"/api/v1/bookings/{first['id']}", headers=owner.headers, json={"status": "CANCELLED"}
+    )
+    assert (
+        await _book(client, owner, patient_id=str(b.id), service_id=service["id"], starts_at=at)
+    ).status_code == 201
+
+
+async def test_agenda_is_the_local_day(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    service = await _service(client, owner, capacity=5)
+    patient = await make_patient(session, owner.organization)
+    # 23:30 in Madrid on the 3rd is 22:30 UTC on the 3rd; 00:30 on the 4th is 23:30 UTC on the 3rd.
+    for at in ("2026-12-03T23:00:00+01:00", "2026-12-04T00:30:00+01:00"):
+        assert (
+            await _book(
+                client, owner, patient_id=str(patient.id), service_id=service["id"], starts_at=at
+            )
+        ).status_code == 201
+    third = (await client.get("/api/v1/bookings?date=2026-12-03", headers=owner.headers)).json()
+    fourth = (await client.get("/api/v1/bookings?date=2026-12-04", headers=owner.headers)).json()
+    assert len(third) == 1 and len(fourth) == 1
+
+
+async def test_bad_booking_input(
+    client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
+) -> None:
+    service = await _service(client, owner)
+    patient = await make_patient(session, owner.organization)
+    naive = await _book(
+        client,
+        owner,
+        patient_id=str(patient.id),
+        service_id=service["id"],
+        starts_at="2026-12-01T10:00:00",
+    )
+    assert naive.status_code == 422  # a time without its zone is ambiguous
+    bad_currency = await client.post(
+        "/api/v1/services",
+        headers=owner.headers,
+        json={"name": "X", "duration_minutes": 30, "price_cents": 10, "currency": "euro"},
+    )
+    assert bad_currency.status_code == 422
+    negative = await client.post(
+        "/api/v1/services",
+        headers=owner.headers,
+        json={"name": "X", "duration_minutes": 30, "price_cents": -1},
+    )
+    assert negative.status_code == 422
+    assistant = await make_staff(session, settings, owner.organization, Role.ASSISTANT)
+    receptionist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
+    wrong_therapist = await _book(
+        client,
+        owner,
+        patient_id=str(patient.id),
+        service_id=service["id"],
+        starts_at="2026-12-01T10:00:00+01:00",
+        therapist_id=str(assistant.user.id),
+    )
+    assert wrong_therapist.status_code == 400
+    ok = await _book(
+        client,
+        receptionist,
+        patient_id=str(patient.id),
+        service_id=service["id"],
+        starts_at="2026-12-01T10:00:00+01:00",
+        therapist_id=str(receptionist.user.id),
+    )
+    assert ok.status_code == 201

@@ -1,0 +1,60 @@
+# Shared configuration of setup_infra.sh and deploy.sh (sourced, not run).
+# Every value can be overridden from the environment.
+# One region for everything: Cloud Run, the migration job, Cloud SQL, the bucket and the image
+# registry all live in europe-southwest1 (Madrid), next to the practices and to each other.
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this file
+
+PROJECT_ID="${PROJECT_ID:-kura-os}"
+REGION="${REGION:-europe-southwest1}"
+SERVICE_NAME="${SERVICE_NAME:-kura-backend}"
+JOB_NAME="${JOB_NAME:-kura-migrator}"
+REPOSITORY="${REPOSITORY:-cloud-run-source-deploy}"
+INSTANCE_NAME="${INSTANCE_NAME:-kura-primary}"
+DB_NAME="${DB_NAME:-kuraosbd}"
+DB_USER="${DB_USER:-kura_app}"
+BUCKET="${BUCKET:-${PROJECT_ID}-kura-vault}"
+SERVICE_ACCOUNT_NAME="${SERVICE_ACCOUNT_NAME:-kura-run}"
+SERVICE_ACCOUNT="${SERVICE_ACCOUNT_NAME}@${PROJECT_ID}.iam.gserviceaccount.com"
+INSTANCE_CONNECTION="${PROJECT_ID}:${REGION}:${INSTANCE_NAME}"
+
+CONFIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SECRETS_FILE="${CONFIG_DIR}/secrets.txt"
+
+# The secrets the service receives (names only; the list is shared by both scripts).
+injected_secrets() {
+  awk '$2 == "inject" { print $1 }' "$SECRETS_FILE"
+}
+
+all_secrets() {
+  awk 'NF && $1 !~ /^#/ { print $1 }' "$SECRETS_FILE"
+}
+
+# --set-secrets value: NAME=NAME:latest for every injected secret.
+secrets_flag() {
+  local flag="" name
+  for name in $(injected_secrets); do
+    flag+="${flag:+,}${name}=${name}:latest"
+  done
+  printf '%s' "$flag"
+}
+
+# Succeeds when the resource exists, fails (1) when it does not, and stops the script when the
+# lookup itself failed (permissions, network): "could not check" is never "absent".
+resource_exists() {
+  local err status=0
+  err="$(mktemp)"
+  "$@" >/dev/null 2>"$err" || status=$?
+  if (( status == 0 )); then
+    rm -f "$err"
+    return 0
+  fi
+  if grep -qiE 'NOT_FOUND|not found|does not exist|was not found' "$err"; then
+    rm -f "$err"
+    return 1
+  fi
+  echo "error: could not check whether a resource exists: $*" >&2
+  cat "$err" >&2
+  rm -f "$err"
+  exit 1
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# One-time (and safely re-runnable) provisioning of KURA OS on Google Cloud: APIs, the image
+# registry, Cloud SQL (PostgreSQL 15) with its database and user, the secrets, the private
+# bucket for backups and briefing audio, and the service account with only what it needs.
+#
+# Idempotent: what exists is left alone; an existing database password is never rotated.
+# No secret value is printed or placed on a command line (values travel on stdin).
+set -euo pipefail
+
+# shellcheck source=config/common.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/config/common.sh"
+PLACEHOLDER="PLACEHOLDER_SET_ME"
+
+log() { printf '==> %s\n' "$*"; }
+
+generate_secret() {
+  python3 -c 'import secrets; print(secrets.token_urlsafe(36), end="")'
+}
+
+secret_exists() {
+  resource_exists gcloud secrets describe "$1" --project "$PROJECT_ID"
+}
+
+# create_secret NAME < value
+create_secret() {
+  gcloud secrets create "$1" --project "$PROJECT_ID" --replication-policy automatic \
+    --data-file=- >/dev/null
+}
+
+log "Project ${PROJECT_ID}, region ${REGION}"
+
+log "Enabling APIs"
+gcloud services enable run.googleapis.com sqladmin.googleapis.com secretmanager.googleapis.com \
+  artifactregistry.googleapis.com cloudbuild.googleapis.com storage.googleapis.com \
+  --project "$PROJECT_ID"
+
+log "Artifact Registry ${REPOSITORY}"
+if ! resource_exists gcloud artifacts repositories describe "$REPOSITORY" \
+    --location "$REGION" --project "$PROJECT_ID"; then
+  gcloud artifacts repositories create "$REPOSITORY" --repository-format docker \
+    --location "$REGION" --project "$PROJECT_ID" \
+    --description "KURA OS images (also used by gcloud run deploy --source)"
+fi
+
+log "Cloud SQL instance ${INSTANCE_NAME} (PostgreSQL 15)"
+if ! resource_exists gcloud sql instances describe "$INSTANCE_NAME" --project "$PROJECT_ID"; then
+  gcloud sql instances create "$INSTANCE_NAME" --project "$PROJECT_ID" --region "$REGION" \
+    --database-version POSTGRES_15 --tier db-f1-micro --storage-type SSD --storage-size 10GB \
+    --backup-start-time 03:00 --enable-point-in-time-recovery
+fi
+
+log "Database ${DB_NAME}"
+if ! resource_exists gcloud sql databases describe "$DB_NAME" --instance "$INSTANCE_NAME" \
+    --project "$PROJECT_ID"; then
+  gcloud sql databases create "$DB_NAME" --instance "$INSTANCE_NAME" --project "$PROJECT_ID"
+fi
+
+log "Database user ${DB_USER} and its password"
+if secret_exists DB_PASSWORD; then
+  log "DB_PASSWORD exists: the password is kept (never rotated by this script)"
+else
+  db_password="$(generate_secret)"
+  printf '%s' "$db_password" | create_secret DB_PASSWORD
+  # The Cloud SQL Admin API call carries the password in its body, read from stdin, and the
+  # access token in a header read from a file descriptor: neither appears in any argv.
+  token="$(gcloud auth print-access-token)"
+  if resource_exists gcloud sql users describe "$DB_USER" --instance "$INSTANCE_NAME" \
+      --project "$PROJECT_ID"; then
+    method=PUT
+    url="https://sqladmin.googleapis.com/v1/projects/${PROJECT_ID}/instances/${INSTANCE_NAME}/users?name=${DB_USER}"
+  else
+    method=POST
+    url="https://sqladmin.googleapis.com/v1/projects/${PROJECT_ID}/instances/${INSTANCE_NAME}/users"
+  fi
+  printf '{"name": "%s", "password": "%s"}' "$DB_USER" "$db_password" |
+    curl --fail --silent --show-error --request "$method" \
+      --header @<(printf 'Authorization: Bearer %s\nContent-Type: application/json\n' "$token") \
+      --data-binary @- "$url" >/dev/null
+  unset token
+fi
+
+log "Secrets"
+if ! secret_exists SECRET_KEY; then
+  generate_secret | create_secret SECRET_KEY
+fi
+if ! secret_exists DATABASE_URL; then
+  db_password="${db_password:-$(gcloud secrets versions access latest --secret DB_PASSWORD \
+    --project "$PROJECT_ID")}"
+  printf 'postgresql+asyncpg://%s:%s@/%s?host=/cloudsql/%s' \
+    "$DB_USER" "$db_password" "$DB_NAME" "$INSTANCE_CONNECTION" | create_secret DATABASE_URL
+fi
+unset db_password
+for name in $(all_secrets); do
+  if ! secret_exists "$name"; then
+    log "  ${name}: placeholder (set it: printf '%s' VALUE | gcloud secrets versions add ${name} --data-file=-)"
+    printf '%s' "$PLACEHOLDER" | create_secret "$name"
+  fi
+done
+
+log "Bucket gs://${BUCKET} (private: backups and briefing audio)"
+if ! resource_exists gcloud storage buckets describe "gs://${BUCKET}" --project "$PROJECT_ID"; then
+  gcloud storage buckets create "gs://${BUCKET}" --project "$PROJECT_ID" --location "$REGION" \
+    --uniform-bucket-level-access --public-access-prevention
+fi
+gcloud storage buckets update "gs://${BUCKET}" --project "$PROJECT_ID" \
+  --lifecycle-file "${CONFIG_DIR}/gcs-lifecycle.json"
+
+log "Service account ${SERVICE_ACCOUNT}"
+if ! resource_exists gcloud iam service-accounts describe "$SERVICE_ACCOUNT" \
+    --project "$PROJECT_ID"; then
+  gcloud iam service-accounts create "$SERVICE_ACCOUNT_NAME" --project "$PROJECT_ID" \
+    --display-name "KURA OS (Cloud Run service and migration job)"
+fi
+member="serviceAccount:${SERVICE_ACCOUNT}"
+gcloud projects add-iam-policy-binding "$PROJECT_ID" --member "$member" \
+  --role roles/cloudsql.client --condition None >/dev/null
+for name in $(injected_secrets); do
+  gcloud secrets add-iam-policy-binding "$name" --project "$PROJECT_ID" --member "$member" \
+    --role roles/secretmanager.secretAccessor >/dev/null
+done
+gcloud storage buckets add-iam-policy-binding "gs://${BUCKET}" --member "$member" \
+  --role roles/storage.objectAdmin >/dev/null
+
+log "Done. Next: set the placeholder secrets, then ./scripts/deploy.sh"

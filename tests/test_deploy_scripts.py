@@ -112,8 +112,8 @@ def test_deploy_to_an_existing_service_is_the_four_steps_in_order(tmp_path: Path
     result, calls = run(
         "deploy.sh",
         tmp_path,
-        REVISION
-        + [
+        [
+            *REVISION,
             {"match": ["run", "services", "describe"]},
             {"match": ["run", "jobs", "describe"]},
         ],
@@ -170,8 +170,8 @@ def test_failed_migrations_leave_traffic_alone(tmp_path: Path) -> None:
     result, calls = run(
         "deploy.sh",
         tmp_path,
-        REVISION
-        + [
+        [
+            *REVISION,
             {"match": ["run", "services", "describe"]},
             {"match": ["run", "jobs", "describe"]},
             {"match": ["run", "jobs", "execute"], "exit": 1, "stderr": "ERROR: execution failed"},
@@ -201,8 +201,8 @@ def test_a_failing_job_update_is_not_swallowed(tmp_path: Path) -> None:
     result, calls = run(
         "deploy.sh",
         tmp_path,
-        REVISION
-        + [
+        [
+            *REVISION,
             {"match": ["run", "services", "describe"]},
             {"match": ["run", "jobs", "describe"]},
             {"match": ["run", "jobs", "update"], "exit": 1, "stderr": "ERROR: invalid image"},

@@ -1,0 +1,33 @@
+# KURA OS API — production image (Cloud Run). Build: docker build -t kura-backend .
+# (or let `gcloud run deploy --source .` build it: scripts/deploy.sh does).
+
+# --- build stage: wheels for the app and its dependencies --------------------------------
+FROM python:3.11-slim AS build
+WORKDIR /build
+COPY pyproject.toml README.md alembic.ini ./
+COPY src ./src
+RUN pip install --no-cache-dir --upgrade pip \
+ && pip wheel --no-cache-dir --wheel-dir /wheels .
+
+# --- runtime stage: no compilers, no build files -----------------------------------------
+FROM python:3.11-slim
+# pg_dump/psql 15 (Debian bookworm) for the backup API: the same major as Cloud SQL.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client-15 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 10001 --shell /usr/sbin/nologin kura
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels kura \
+ && rm -rf /wheels
+ENV ENVIRONMENT=production \
+    PORT=8000 \
+    KURA_DATA_DIR=/tmp/kura \
+    PG_BIN_DIR=/usr/lib/postgresql/15/bin \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+USER kura
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=3)"]
+# Serves only: migrations are the kura-migrator job's work (`kura migrate`), never a start step.
+CMD ["kura", "serve"]

@@ -1,0 +1,50 @@
+"""The Dockerfile, checked without a Docker engine: what it copies exists, it runs as a
+non-root user, probes /health, and its command serves without migrating."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+
+
+def _instructions(name: str) -> list[str]:
+    joined = re.sub(r"\\\n", " ", DOCKERFILE)
+    return [line.split(None, 1)[1] for line in joined.splitlines() if line.startswith(name + " ")]
+
+
+def test_every_file_copied_from_the_context_exists_and_is_not_ignored() -> None:
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
+    for args in _instructions("COPY"):
+        if args.startswith("--from="):
+            continue
+        *sources, _destination = args.split()
+        for source in sources:
+            assert (REPO / source).exists(), source
+            assert source.rstrip("/") not in ignored, source
+
+
+def test_two_stages_and_no_build_tools_in_the_final_one() -> None:
+    stages = _instructions("FROM")
+    assert len(stages) == 2 and stages[0].endswith("AS build")
+    final = DOCKERFILE.split("FROM python:3.11-slim\n", 1)[1]
+    assert "gcc" not in final and "build-essential" not in final
+    assert "postgresql-client-15" in final  # pg_dump/psql for the backup API, Cloud SQL's major
+
+
+def test_runs_as_non_root_on_port_8000_with_a_health_check() -> None:
+    assert _instructions("USER") == ["kura"]
+    assert "PORT=8000" in DOCKERFILE and _instructions("EXPOSE") == ["8000"]
+    health = _instructions("HEALTHCHECK")[0]
+    assert "/health" in health and "PORT" in health
+
+
+def test_the_command_serves_and_never_migrates() -> None:
+    command = _instructions("CMD")[-1]
+    assert command == '["kura", "serve"]'
+    assert "migrate" not in " ".join(_instructions("CMD") + _instructions("ENTRYPOINT"))
+    assert (
+        "ENVIRONMENT=production" in DOCKERFILE
+    )  # production serve never migrates (tested in test_cli)

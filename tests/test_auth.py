@@ -301,3 +301,46 @@ async def test_no_session_is_401(client: AsyncClient) -> None:
     response = await client.get("/api/v1/auth/me")
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_deleting_your_own_account(
+    client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
+) -> None:
+    from kura.users.models import Role
+    from tests.factories import make_staff
+
+    wrong = await client.request(
+        "DELETE", "/api/v1/auth/me", headers=owner.headers, json={"password": "nope-nope-nope"}
+    )
+    assert wrong.status_code == 400
+    therapist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
+    last_owner = await client.request(
+        "DELETE", "/api/v1/auth/me", headers=owner.headers, json={"password": PASSWORD}
+    )
+    assert last_owner.status_code == 400  # the team would be left without an owner
+    gone = await client.request(
+        "DELETE", "/api/v1/auth/me", headers=therapist.headers, json={"password": PASSWORD}
+    )
+    assert gone.status_code == 204
+    assert (await client.get("/api/v1/auth/me", headers=therapist.headers)).status_code == 401
+    solo = await client.request(
+        "DELETE", "/api/v1/auth/me", headers=owner.headers, json={"password": PASSWORD}
+    )
+    assert solo.status_code == 204
+    assert (
+        await session.scalar(select(Organization).where(Organization.id == owner.organization.id))
+        is None
+    )
+
+
+async def test_operator_status_is_for_superusers_and_holds_no_values(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    assert (await client.get("/api/v1/admin/status", headers=owner.headers)).status_code == 403
+    (await session.get_one(User, owner.user.id)).is_superuser = True
+    await session.flush()
+    status = await client.get("/api/v1/admin/status", headers=owner.headers)
+    assert status.status_code == 200
+    body = status.json()
+    assert body["migration_revision"] and body["stripe_mode"] == "not configured"
+    assert {i["name"] for i in body["integrations"]} >= {"database", "stripe", "sentry"}

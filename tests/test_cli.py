@@ -141,7 +141,9 @@ def test_config_check_reports_states_without_values(tmp_path: Path) -> None:
 
 @contextmanager
 def serving(data_dir: Path, **env: str) -> Iterator[str]:
+    """`kura serve` on a free port; an env value "__BASE__" becomes the server's own URL."""
     port = _free_port()
+    env = {k: v.replace("__BASE__", f"http://127.0.0.1:{port}") for k, v in env.items()}
     process = subprocess.Popen(
         [*KURA, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=_env(KURA_DATA_DIR=str(data_dir), **env),

@@ -117,6 +117,7 @@ def _api_routers() -> list[APIRouter]:
     from kura.clinical.endpoints import router as clinical
     from kura.monitoring.endpoints import router as monitoring
     from kura.monitoring.webhook import router as webhooks
+    from kura.ops.status import router as status
     from kura.patients.endpoints import router as patients
     from kura.payments.endpoints import router as payments
     from kura.users.endpoints import router as users
@@ -133,6 +134,7 @@ def _api_routers() -> list[APIRouter]:
         briefings,
         audit,
         backups,
+        status,
     ]
 
 

@@ -283,6 +283,36 @@ def libpq_environment(url: URL) -> dict[str, str]:
     return env
 
 
+@app.command()
+def verify(
+    base_url: Annotated[str, typer.Option(help="The deployed API, e.g. https://api.kuraos.ai")],
+    expect_live: Annotated[bool, typer.Option(help="Stripe must be in LIVE mode.")] = False,
+    require_sentry: Annotated[bool, typer.Option(help="Sentry must be configured.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Run the post-deployment checklist against a server; exit 0 only if all pass.
+
+    Reads TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_NUMBER (the WhatsApp check) and
+    KURA_VERIFY_OPERATOR_EMAIL / KURA_VERIFY_OPERATOR_PASSWORD (the operator status check).
+    """
+    import json
+
+    from kura.ops.verify import as_json as to_json
+    from kura.ops.verify import from_environment
+
+    results = from_environment(
+        base_url, expect_live=expect_live, require_sentry=require_sentry
+    ).run()
+    if as_json:
+        out.print_json(json.dumps(to_json(results)))
+    else:
+        for check in results:
+            mark = "[green]PASS[/]" if check.ok else "[bold red]FAIL[/]"
+            out.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+    if not all(check.ok for check in results):
+        raise typer.Exit(1)
+
+
 @app.callback(invoke_without_command=True)
 def _version(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,

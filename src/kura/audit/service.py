@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
     PASSWORD_RESET = "auth.password_reset"
     PROFILE_UPDATED = "auth.profile_updated"
+    ACCOUNT_DELETED = "auth.account_deleted"
     STAFF_ADDED = "staff.added"
     STAFF_UPDATED = "staff.updated"
     SUPERUSER_GRANTED = "platform.superuser_granted"

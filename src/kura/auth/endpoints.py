@@ -12,6 +12,7 @@ from kura.auth.google import verify_google_id_token
 from kura.auth.schemas import (
     AuthResponse,
     ChangePasswordRequest,
+    DeleteAccountRequest,
     ForgotPasswordRequest,
     GoogleLoginRequest,
     LoginRequest,
@@ -188,3 +189,14 @@ async def reset_password(
         session, token=body.token, new_password=body.new_password, ip=client_ip(request)
     )
     return Message(message="Password updated. Sign in with your new password.")
+
+
+@router.delete("/me", status_code=204, responses=ERRORS)
+async def delete_me(
+    body: DeleteAccountRequest, auth: CurrentAuth, request: Request, session: DbSession
+) -> Response:
+    """Delete your own account (password required); a practice left with no one goes too."""
+    await service.delete_account(session, auth, password=body.password, ip=client_ip(request))
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response

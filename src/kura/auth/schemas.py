@@ -44,6 +44,10 @@ class ChangePasswordRequest(BaseModel):
     new_password: str = Field(max_length=128)
 
 
+class DeleteAccountRequest(BaseModel):
+    password: str = Password
+
+
 class AuthResponse(BaseModel):
     user: UserRead
     organization: OrganizationRead

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
@@ -33,7 +33,7 @@ from kura.errors import BadRequest, Forbidden, KuraError
 from kura.jobs.defer import defer_in_transaction
 from kura.orgs.models import Organization
 from kura.users import service as users
-from kura.users.models import User
+from kura.users.models import Role, User
 
 
 class InvalidCredentials(KuraError):
@@ -263,3 +263,27 @@ async def reset_password(
     await revoke_all_sessions(session, user)
     await throttle.clear(session, throttle.ACCOUNT, user.email)
     await _audit_user(session, AuditAction.PASSWORD_RESET, user, ip=ip, actor_id=user.id)
+
+
+async def delete_account(
+    session: AsyncSession, auth: Authenticated, *, password: str, ip: str | None
+) -> None:
+    """Remove the user; their practice too when nobody else belongs to it (its data goes with
+    it). The audit trail keeps the event. Superusers are removed by another superuser only."""
+    matches, _ = verify_password(password, auth.user.password_hash)
+    if not matches:
+        raise BadRequest("The password is incorrect.")
+    if auth.user.is_superuser:
+        raise Forbidden("A platform operator's account cannot delete itself.")
+    others = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.organization_id == auth.user.organization_id, User.id != auth.user.id)
+    )
+    if others and auth.user.role == Role.OWNER:
+        await users.ensure_an_owner_remains(session, auth.user)
+    await _audit_user(session, AuditAction.ACCOUNT_DELETED, auth.user, ip=ip, actor_id=auth.user.id)
+    await session.delete(auth.user)
+    if not others:
+        await session.delete(await session.get_one(Organization, auth.user.organization_id))
+    await session.flush()

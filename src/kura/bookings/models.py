@@ -52,7 +52,7 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
     patient_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("patient.id", ondelete="CASCADE"), index=True
     )
-    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service.id", ondelete="NO ACTION"))
     therapist_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )

@@ -125,7 +125,7 @@ def upgrade() -> None:
             ["service_id"],
             ["service.id"],
             name=op.f("fk_booking_service_id_service"),
-            ondelete="RESTRICT",
+            ondelete="NO ACTION",
         ),
         sa.ForeignKeyConstraint(
             ["therapist_id"],

@@ -1,0 +1,252 @@
+"""`kura verify`: the seed's post-deployment checklist, run against a live server.
+
+Each check prints one line; the exit status is 0 only when every check passed. The checks
+use a throwaway account (deleted at the end) and never print a secret or a token.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from kura import __version__
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Verifier:
+    base_url: str
+    expect_live: bool = False
+    require_sentry: bool = False
+    twilio_auth_token: str | None = None
+    whatsapp_number: str | None = None
+    operator_email: str | None = None
+    operator_password: str | None = None
+    results: list[Check] = field(default_factory=list)
+    _token: str | None = None
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(base_url=self.base_url.rstrip("/"), timeout=60)
+
+    @property
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def run(self) -> list[Check]:
+        steps: list[tuple[str, Callable[[], str]]] = [
+            ("health", self.health),
+            ("auth", self.auth),
+            ("payments", self.payments),
+            ("briefing audio", self.briefing_audio),
+            ("whatsapp", self.whatsapp),
+            ("monitoring", self.monitoring),
+        ]
+        try:
+            for name, step in steps:
+                try:
+                    self.results.append(Check(name, True, step()))
+                except Exception as exc:  # every failure is a result line, never a traceback
+                    self.results.append(Check(name, False, _reason(exc)))
+        finally:
+            self.results.append(self._cleanup())
+            self.client.close()
+        return self.results
+
+    def health(self) -> str:
+        body = self.client.get("/health").raise_for_status().json()
+        if body.get("status") != "healthy":
+            raise AssertionError(f"status is {body.get('status')!r}")
+        ready = self.client.get("/health/ready")
+        if ready.status_code != 200:
+            raise AssertionError("database not ready")
+        return f"healthy, version {body.get('version')} (verifier {__version__})"
+
+    def auth(self) -> str:
+        self._email = f"verify+{secrets.token_hex(6)}@example.org"
+        self._password = secrets.token_urlsafe(18)
+        registered = self.client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": self._email,
+                "password": self._password,
+                "full_name": "Verificación",
+                "org_name": "KURA verify (temporary)",
+            },
+        )
+        _expect(registered, 201, "register")
+        login = self.client.post(
+            "/api/v1/auth/login", json={"email": self._email, "password": self._password}
+        )
+        _expect(login, 200, "login")
+        token = login.json()["access_token"]
+        me = self.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        _expect(me, 200, "me")
+        _expect(
+            self.client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}),
+            200,
+            "logout",
+        )
+        if (
+            self.client.get(
+                "/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            != 401
+        ):
+            raise AssertionError("the token still worked after logout")
+        self._token = registered.json()["access_token"]
+        self.client.cookies.clear()
+        return "register, login, logout (token revoked) ok"
+
+    def payments(self) -> str:
+        status = self.client.get("/api/v1/billing/status", headers=self._auth)
+        _expect(status, 200, "billing status")
+        mode = status.json()["stripe_mode"]
+        if mode == "not configured":
+            raise AssertionError("Stripe is not configured")
+        if self.expect_live and mode != "live":
+            raise AssertionError(f"Stripe is in {mode.upper()} mode, LIVE expected")
+        checkout = self.client.post(
+            "/api/v1/billing/checkout-session", headers=self._auth, json={"target_tier": "PRO"}
+        )
+        _expect(checkout, 200, "checkout")
+        return f"Stripe {mode.upper()}, checkout session created"
+
+    def briefing_audio(self) -> str:
+        briefing = self.client.get("/api/v1/insights/daily-briefing", headers=self._auth)
+        _expect(briefing, 200, "briefing")
+        body = briefing.json()
+        if not body.get("audio_url"):
+            raise AssertionError("the briefing has no audio")
+        audio = self.client.get(body["audio_url"], headers=self._auth)
+        _expect(audio, 200, "audio")
+        if not _looks_like_mp3(audio.content):
+            raise AssertionError("the audio is not an MP3 stream")
+        methods = body["generation_method"]
+        return f"{len(audio.content)} bytes of MP3 ({methods['script']}, {methods['audio']})"
+
+    def whatsapp(self) -> str:
+        from twilio.request_validator import RequestValidator
+
+        if not self.twilio_auth_token or not self.whatsapp_number:
+            raise AssertionError("needs TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_NUMBER")
+        phone = f"+346{random.randint(10_000_000, 99_999_999)}"  # noqa: S311 - a test number
+        patient = self.client.post(
+            "/api/v1/patients",
+            headers=self._auth,
+            json={
+                "full_name": "Paciente de verificación",
+                "phone": phone,
+                "monitoring_consent": True,
+            },
+        )
+        _expect(patient, 201, "patient")
+        path = "/api/v1/webhooks/whatsapp"
+        params = {
+            "MessageSid": f"SMverify{secrets.token_hex(12)}",
+            "From": f"whatsapp:{phone}",
+            "To": f"whatsapp:{self.whatsapp_number}",
+            "Body": "Hola, esto es un mensaje de verificación.",
+            "NumMedia": "0",
+        }
+        signature = RequestValidator(self.twilio_auth_token).compute_signature(
+            f"{self.base_url.rstrip('/')}{path}", params
+        )
+        reply = self.client.post(
+            path,
+            content=urlencode(params),
+            headers={
+                "X-Twilio-Signature": signature,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        _expect(reply, 200, "webhook")
+        if "<Message>" not in reply.text:
+            raise AssertionError("AletheIA did not reply")
+        return "signed message stored and answered by AletheIA"
+
+    def monitoring(self) -> str:
+        if not self.operator_email or not self.operator_password:
+            raise AssertionError(
+                "needs KURA_VERIFY_OPERATOR_EMAIL and KURA_VERIFY_OPERATOR_PASSWORD"
+            )
+        login = self.client.post(
+            "/api/v1/auth/login",
+            json={"email": self.operator_email, "password": self.operator_password},
+        )
+        _expect(login, 200, "operator login")
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        status = self.client.get("/api/v1/admin/status", headers=headers)
+        self.client.post("/api/v1/auth/logout", headers=headers)
+        self.client.cookies.clear()
+        _expect(status, 200, "operator status")
+        body = status.json()
+        if not body["job_queue"]["healthy"]:
+            raise AssertionError(f"job queue unhealthy: {body['job_queue']}")
+        if self.require_sentry and not body["sentry"]:
+            raise AssertionError("Sentry is not configured")
+        return (
+            f"schema {body['migration_revision']}, workers {body['job_queue']['workers_alive']}, "
+            f"Sentry {'on' if body['sentry'] else 'off'}, newest backup "
+            f"{body['last_backup_age_hours']} h old"
+        )
+
+    def _cleanup(self) -> Check:
+        if not self._token:
+            return Check("cleanup", True, "nothing to remove")
+        deleted = self.client.request(
+            "DELETE", "/api/v1/auth/me", headers=self._auth, json={"password": self._password}
+        )
+        ok = deleted.status_code == 204
+        return Check(
+            "cleanup", ok, "temporary account removed" if ok else f"HTTP {deleted.status_code}"
+        )
+
+
+def _expect(response: httpx.Response, status: int, what: str) -> None:
+    if response.status_code != status:
+        try:
+            detail = response.json().get("detail", "")
+        except ValueError:
+            detail = ""
+        raise AssertionError(f"{what}: HTTP {response.status_code} {detail}".strip())
+
+
+def _looks_like_mp3(data: bytes) -> bool:
+    if len(data) < 1024:
+        return False
+    return data[:3] == b"ID3" or (data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, httpx.HTTPError):
+        return f"{type(exc).__name__}: cannot reach the server"
+    return str(exc) or type(exc).__name__
+
+
+def from_environment(base_url: str, *, expect_live: bool, require_sentry: bool) -> Verifier:
+    return Verifier(
+        base_url=base_url,
+        expect_live=expect_live,
+        require_sentry=require_sentry,
+        twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN"),
+        whatsapp_number=os.environ.get("TWILIO_WHATSAPP_NUMBER"),
+        operator_email=os.environ.get("KURA_VERIFY_OPERATOR_EMAIL"),
+        operator_password=os.environ.get("KURA_VERIFY_OPERATOR_PASSWORD"),
+    )
+
+
+def as_json(results: list[Check]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in results]

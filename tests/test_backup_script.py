@@ -39,16 +39,6 @@ def _run(url: URL, out_dir: Path, **extra: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_shellcheck_is_clean() -> None:
-    result = subprocess.run(
-        [str(BIN / "shellcheck"), *map(str, (REPO / "scripts").glob("*.sh"))],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout
-
-
 def test_writes_a_complete_plain_dump_and_keeps_the_newest_five(
     script_db: URL, tmp_path: Path
 ) -> None:

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: run test lint typecheck pytest bench fmt clean
+.PHONY: run test lint typecheck pytest bench fuzz fmt clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get install -y wrk || sudo apt-get install -y wrk)
 	$(BIN)/python -m bench
+
+# A long schemathesis run (the bounded one is part of `make test`).
+fuzz: $(VENV)/.installed-dev
+	KURA_FUZZ_EXAMPLES=$${KURA_FUZZ_EXAMPLES:-200} $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

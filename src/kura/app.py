@@ -19,6 +19,7 @@ from kura.errors import ConfigError
 from kura.handlers import install_error_handlers
 from kura.logging import configure_logging, configure_sentry, get_logger
 from kura.middleware import RequestContextMiddleware
+from kura.openapi import install_openapi
 from kura.ops.endpoints import HEALTH_BODY
 from kura.ops.endpoints import router as ops_router
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(ops_router)
     for router in _api_routers():
         app.include_router(router, prefix=API_PREFIX)
+    install_openapi(app)
     return app
 
 

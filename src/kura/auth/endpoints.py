@@ -93,7 +93,11 @@ async def login(
     return _signed_in(request, response, outcome)
 
 
-@router.post("/oauth/google", response_model=AuthResponse, responses=ERRORS)
+@router.post(
+    "/oauth/google",
+    response_model=AuthResponse,
+    responses={**ERRORS, 503: {"description": "Google sign-in is not configured"}},
+)
 async def login_with_google(
     body: GoogleLoginRequest, request: Request, response: Response, session: DbSession
 ) -> AuthResponse:

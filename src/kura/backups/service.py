@@ -28,7 +28,6 @@ from kura.backups.restore import (
 )
 from kura.config import Settings
 from kura.db.engine import Database
-from kura.db.migrate import head_revisions, upgrade_heads
 from kura.errors import BadRequest, KuraError, NotFound
 from kura.logging import get_logger
 from kura.storage.blobs import BlobNotFound, BlobStore, LocalBlobStore
@@ -216,6 +215,9 @@ class BackupService:
                 await swap_in(control, live=str(self.url.database), scratch=scratch)
         # The app's pooled connections pointed at the replaced database.
         await self.database.engine.dispose()
+        # Alembic is imported only here: the API process does not need it to start.
+        from kura.db.migrate import head_revisions, upgrade_heads
+
         if {manifest.schema_revision} != head_revisions():  # an older schema: bring it up
             await asyncio.to_thread(upgrade_heads, self.url)
         await self._end_every_session()

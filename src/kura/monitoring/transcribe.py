@@ -7,7 +7,6 @@ import uuid
 from urllib.parse import urlsplit
 
 import httpx
-from openai import AsyncOpenAI, OpenAIError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +53,9 @@ async def fetch_media(settings: Settings, url: str) -> bytes:
 
 
 async def transcribe(settings: Settings, audio: bytes, content_type: str, language: str) -> str:
+    # Imported here: the SDK costs half a second at import, and the webhook module imports this.
+    from openai import AsyncOpenAI, OpenAIError
+
     api_key = secret_value(settings.openai_api_key)
     if api_key is None:
         raise TranscriptionFailed("not configured")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import stripe
 from fastapi import APIRouter, Request
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
@@ -83,10 +82,15 @@ async def billing_portal(request: Request, auth: Owner, session: DbSession) -> R
 
 @router.post(
     "/payments/webhook",
-    responses={400: {"description": "Bad signature, stale, or wrong mode"}},
+    responses={
+        400: {"description": "Bad signature, stale, or wrong mode"},
+        503: {"description": "STRIPE_WEBHOOK_SECRET is not set"},
+    },
 )
 async def stripe_webhook(request: Request, session: DbSession) -> dict[str, object]:
     """Stripe events, verified on the raw body; each event id takes effect once."""
+    import stripe
+
     settings = _settings(request)
     secret = secret_value(settings.stripe_webhook_secret)
     if secret is None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
-import stripe
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,9 @@ from kura.payments.stripe_client import (
     stripe_mode,
 )
 
+if TYPE_CHECKING:
+    import stripe
+
 log = get_logger(__name__)
 ACTIVE_SUBSCRIPTION = {"active", "trialing", "past_due", "incomplete"}
 
@@ -33,7 +36,7 @@ class StripeFailed(KuraError):
     code = "stripe_error"
 
 
-def _stripe_error(exc: stripe.StripeError) -> StripeFailed:
+def _stripe_error(exc: Exception) -> StripeFailed:
     log.warning("stripe.request_failed", error=type(exc).__name__, code=getattr(exc, "code", None))
     message = getattr(exc, "user_message", None) or "Stripe could not process the request."
     return StripeFailed(str(message))
@@ -42,6 +45,8 @@ def _stripe_error(exc: stripe.StripeError) -> StripeFailed:
 async def create_payment_intent(
     session: AsyncSession, settings: Settings, auth: Authenticated, booking_id: uuid.UUID
 ) -> PaymentIntentCreated:
+    import stripe
+
     booking = await get_booking(session, auth, booking_id)
     if booking.status == BookingStatus.CANCELLED:
         raise Conflict("This booking is cancelled.")
@@ -119,6 +124,8 @@ async def _new_intent(
 async def checkout_url(
     session: AsyncSession, settings: Settings, auth: Authenticated, target_tier: str
 ) -> str:
+    import stripe
+
     try:
         tier = OrgTier(target_tier)
     except ValueError:
@@ -152,6 +159,8 @@ async def checkout_url(
 
 
 async def portal_url(settings: Settings, organization: Organization) -> str:
+    import stripe
+
     if not organization.stripe_customer_id:
         raise BadRequest("There is no subscription to manage yet.")
     try:

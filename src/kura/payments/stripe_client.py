@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-import stripe
+from typing import TYPE_CHECKING, Literal
 
 from kura.config import Settings, secret_value
 from kura.errors import ServiceUnavailable
 from kura.orgs.models import OrgTier
+
+if TYPE_CHECKING:
+    import stripe
 
 Mode = Literal["live", "test", "not configured"]
 # Platform fee on patient payments, by the practice's tier (as in the original system).
@@ -23,6 +24,8 @@ def stripe_mode(settings: Settings) -> Mode:
 
 
 def stripe_client(settings: Settings) -> stripe.StripeClient:
+    import stripe  # the SDK (and requests) load only when a payment is made
+
     key = secret_value(settings.stripe_secret_key)
     if key is None:
         raise ServiceUnavailable(

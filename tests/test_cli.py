@@ -144,13 +144,16 @@ def serving(data_dir: Path, **env: str) -> Iterator[str]:
     """`kura serve` on a free port; an env value "__BASE__" becomes the server's own URL."""
     port = _free_port()
     env = {k: v.replace("__BASE__", f"http://127.0.0.1:{port}") for k, v in env.items()}
-    process = subprocess.Popen(
-        [*KURA, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=_env(KURA_DATA_DIR=str(data_dir), **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # The server's output goes to a file: a pipe nobody reads fills up and blocks the server.
+    log_path = data_dir.parent / f"serve-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*KURA, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=_env(KURA_DATA_DIR=str(data_dir), **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 45
@@ -160,14 +163,15 @@ def serving(data_dir: Path, **env: str) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.2)
         yield base
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        assert "Traceback" not in output, output
+        process.wait(timeout=30)
+        output = log_path.read_text()
+        assert "Traceback" not in output, output[-5000:]
 
 
 def _embedded_url(data_dir: Path) -> str:

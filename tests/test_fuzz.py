@@ -102,9 +102,11 @@ def test_no_server_errors_and_declared_shapes(live: dict[str, Any]) -> None:
             case.call_and_validate(
                 base_url=live["base"],
                 headers=headers,  # noqa: B023 - check() runs within this iteration
+                timeout=30,
                 checks=[no_server_error, response_schema_conformance],
             )
 
+        print(f"fuzzing {operation.method.upper()} {operation.path}", flush=True)
         try:
             check()
         except BaseException as exc:  # collected: one report for every failing operation

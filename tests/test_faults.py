@@ -7,6 +7,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -29,7 +30,7 @@ def test_concurrent_redeliveries_have_one_effect(tmp_path: Path) -> None:
     url = server.start()
     try:
         upgrade_heads(url)
-        env = {
+        env: dict[str, Any] = {
             "DATABASE_URL": describe(url, show_password=True),
             "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_WHATSAPP_NUMBER": NUMBER,

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import HTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_verify_passes_against_a_working_server_and_fails_with_reasons(
         check=False,
     )
     assert created.returncode == 0, created.stderr
-    server_env = {
+    server_env: dict[str, Any] = {
         "TWILIO_AUTH_TOKEN": TOKEN,
         "TWILIO_WHATSAPP_NUMBER": NUMBER,
         "STRIPE_SECRET_KEY": "sk_test_verify_0123456789",

@@ -4,17 +4,29 @@ exactly as before, and the next operation works."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
 import pytest
 from bench.backups import generate
 
 from kura.backups.restore import RestoreFailed
 from kura.backups.service import BackupFailed, BackupService
+from kura.db.embedded import EmbeddedPostgres
+from kura.db.migrate import upgrade_heads
+from kura.db.urls import describe
 from kura.storage.blobs import LocalBlobStore
 from tests.backup_support import BackupEnv, table_fingerprints
+from tests.test_cli import _env, serving
 
 
 async def _kill_child_when_running(name: str, within_seconds: float = 20.0) -> bool:
@@ -73,3 +85,79 @@ async def test_psql_killed_mid_restore_leaves_the_live_database_as_it_was(
     assert after == before
     result = await service.restore(manifest.filename)  # and a clean retry succeeds
     assert result.restored.filename == manifest.filename
+
+
+@pytest.mark.timeout(240)
+def test_server_killed_mid_backup_then_restarted(tmp_path: Path) -> None:
+    db = EmbeddedPostgres(tmp_path / "db", database="kura_kill")
+    url = db.start()
+    try:
+        upgrade_heads(url)
+        generate(url, 15)
+        env: dict[str, Any] = {"DATABASE_URL": describe(url, show_password=True)}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kura",
+                "createsuperuser",
+                "--email",
+                "ops@example.org",
+                "--full-name",
+                "Ops",
+            ],
+            env=_env(
+                KURA_DATA_DIR=str(tmp_path / "kura"),
+                KURA_SUPERUSER_PASSWORD="operador-seguro-2026",
+                **env,
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+        def login(base: str) -> dict[str, str]:
+            token = httpx.post(
+                f"{base}/api/v1/auth/login",
+                json={"email": "ops@example.org", "password": "operador-seguro-2026"},
+            ).json()["access_token"]
+            return {"Authorization": f"Bearer {token}"}
+
+        with serving(tmp_path / "kura", strict=False, **env) as base:
+            headers = login(base)
+            server = next(
+                p
+                for p in psutil.process_iter(["cmdline"])
+                if p.info["cmdline"]
+                and "--port" in p.info["cmdline"]
+                and base.rsplit(":", 1)[1] in p.info["cmdline"]
+            )
+
+            def backup() -> None:
+                with contextlib.suppress(httpx.HTTPError):  # the server dies under this call
+                    httpx.post(f"{base}/api/v1/admin/backups/create", headers=headers, timeout=60)
+
+            threading.Thread(target=backup, daemon=True).start()
+            deadline = time.monotonic() + 30
+            while not any(c.name() == "pg_dump" for c in server.children(recursive=True)):
+                assert time.monotonic() < deadline, "the backup never started"
+                time.sleep(0.02)
+            time.sleep(0.3)
+            server.send_signal(signal.SIGKILL)
+            server.wait(10)
+        with serving(tmp_path / "kura", **env) as base:
+            headers = login(base)
+            assert (
+                httpx.get(f"{base}/api/v1/admin/backups", headers=headers).json()["total_count"]
+                == 0
+            )
+            created = httpx.post(
+                f"{base}/api/v1/admin/backups/create", headers=headers, timeout=120
+            )
+            assert created.status_code == 200, created.text  # the lock died with the server
+            assert (
+                httpx.get(f"{base}/api/v1/admin/backups", headers=headers).json()["total_count"]
+                == 1
+            )
+    finally:
+        db.stop()

@@ -1,10 +1,11 @@
 """`make bench`: run every benchmark and write docs/benchmarks.md."""
 
-from bench import backups, briefing, coldstart, load, monitoring
+from bench import backups, briefing, coldstart, load, monitoring, scale
 
 coldstart.main(
     extra_sections=load.markdown(load.measure())
     + backups.measure()
     + monitoring.measure()
     + briefing.measure()
+    + scale.measure()
 )

@@ -16,6 +16,7 @@ class Patient(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("organization_id", "phone"),
         Index("ix_patient_phone", "phone"),  # the WhatsApp webhook looks senders up by phone
+        Index("ix_patient_org_name", "organization_id", "full_name"),  # the list's order
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(

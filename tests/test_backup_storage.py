@@ -64,7 +64,7 @@ def gcs_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[storage.Client]:
     server.start()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
     try:
-        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]  # google-auth: untyped
         yield storage.Client(project="kura-test", credentials=credentials)
     finally:
         server.stop()

@@ -34,7 +34,7 @@ URL = "/api/v1/insights/daily-briefing"
 
 def mp3_seconds(data: bytes) -> float:
     """Duration from the MP3 frames themselves (mutagen decodes the stream's headers)."""
-    return float(MP3(io.BytesIO(data)).info.length)  # type: ignore[no-untyped-call, attr-defined]
+    return float(MP3(io.BytesIO(data)).info.length)  # type: ignore[no-untyped-call, attr-defined]  # mutagen is untyped
 
 
 async def _brief(client: AsyncClient, member: Member, **params: str) -> dict[str, Any]:

@@ -54,4 +54,5 @@ def install_openapi(app: FastAPI) -> None:
         app.openapi_schema = document
         return document
 
+    # FastAPI's documented way to customise the document is to replace this method.
     app.openapi = openapi  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ async def defer_in_transaction(
     """
     # Importing the queue module binds every domain's blueprint to the job app; a task
     # deferred before that (a server started with --no-worker) would be "unbound".
-    from kura.jobs import queue  # noqa: F401
+    from kura.jobs import queue  # noqa: F401 - imported for its effect (binding tasks)
 
     configured = dict(options or {})
     try:

@@ -101,7 +101,7 @@ async def _new_intent(
             "payments yet (money must go to the practice, not to the platform)."
         )
     intent = await client.v1.payment_intents.create_async(
-        params,  # type: ignore[arg-type]
+        params,  # type: ignore[arg-type]  # a plain dict for the SDK's TypedDict params
         {"idempotency_key": f"booking-{booking.id}-{uuid.uuid4().hex[:8]}"},
     )
     session.add(
@@ -152,7 +152,9 @@ async def checkout_url(
     else:
         params["customer_email"] = auth.user.email
     try:
-        checkout = await stripe_client(settings).v1.checkout.sessions.create_async(params)  # type: ignore[arg-type]
+        sessions = stripe_client(settings).v1.checkout.sessions
+        # A plain dict for the SDK's TypedDict params (keys built conditionally above).
+        checkout = await sessions.create_async(params)  # type: ignore[arg-type]
     except stripe.StripeError as exc:
         raise _stripe_error(exc) from None
     return str(checkout.url)

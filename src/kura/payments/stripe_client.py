@@ -31,10 +31,11 @@ def stripe_client(settings: Settings) -> stripe.StripeClient:
         raise ServiceUnavailable(
             "Payments are not configured on this server (STRIPE_SECRET_KEY is not set)."
         )
-    kwargs: dict[str, object] = {"max_network_retries": 2}
     if settings.stripe_api_base:
-        kwargs["base_addresses"] = {"api": settings.stripe_api_base}
-    return stripe.StripeClient(key, **kwargs)  # type: ignore[arg-type]
+        return stripe.StripeClient(
+            key, max_network_retries=2, base_addresses={"api": settings.stripe_api_base}
+        )
+    return stripe.StripeClient(key, max_network_retries=2)
 
 
 def application_fee(amount_cents: int, tier: OrgTier) -> int:

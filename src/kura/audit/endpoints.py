@@ -7,14 +7,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import Select, func, or_, select
 
-from kura.audit.models import AuditEvent
+from kura.audit.query import AuditFilter, search_events
 from kura.audit.schemas import AuditEventRead, AuditPage
 from kura.auth.dependencies import CurrentAuth
 from kura.auth.sessions import Authenticated
 from kura.db.session import DbSession
-from kura.errors import BadRequest, Forbidden
+from kura.errors import Forbidden
 from kura.users.models import Role
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -24,13 +23,6 @@ async def _audit_reader(auth: CurrentAuth) -> Authenticated:
     if not (auth.user.is_superuser or auth.user.role == Role.OWNER):
         raise Forbidden("Only the practice owner or a platform operator can read the audit log.")
     return auth
-
-
-def readable(auth: Authenticated) -> Select[AuditEvent]:
-    statement = select(AuditEvent)
-    if not auth.user.is_superuser:
-        statement = statement.where(AuditEvent.organization_id == auth.user.organization_id)
-    return statement
 
 
 @router.get("", response_model=AuditPage, responses={403: {"description": "Not an owner"}})
@@ -46,33 +38,17 @@ async def list_audit_events(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPage:
     """Audit events, newest first, filterable by actor, patient, action and time range."""
-    if since and until and since > until:
-        raise BadRequest("`since` must be before `until`.")
-    statement = readable(auth)
-    if actor_id:
-        statement = statement.where(AuditEvent.actor_id == actor_id)
-    if patient_id:
-        statement = statement.where(
-            or_(
-                AuditEvent.target_id == str(patient_id),
-                AuditEvent.details["patient_id"].astext == str(patient_id),
-            )
-        )
-    if action:
-        statement = statement.where(AuditEvent.action == action)
-    if since:
-        statement = statement.where(AuditEvent.occurred_at >= since)
-    if until:
-        statement = statement.where(AuditEvent.occurred_at < until)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = await session.scalars(
-        statement.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
+    filters = AuditFilter(
+        actor_ids=[actor_id] if actor_id else None,
+        patient_id=patient_id,
+        action=action,
+        since=since,
+        until=until,
     )
+    found = await search_events(session, auth, filters, page=page, page_size=page_size)
     return AuditPage(
-        items=[AuditEventRead.model_validate(r) for r in rows],
-        total=int(total or 0),
+        items=[AuditEventRead.model_validate(e) for e in found.events],
+        total=found.total,
         page=page,
         page_size=page_size,
     )

@@ -5,16 +5,35 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from kura.auth.sessions import Authenticated, authenticate
+from kura.auth.sessions import Authenticated, IssuedSession, authenticate, utcnow
 from kura.auth.tokens import InvalidToken
 from kura.db.session import DbSession
 from kura.errors import Forbidden, NotAuthenticated
 from kura.users.models import Role
 
 COOKIE_NAME = "access_token"
+
+
+def set_session_cookie(response: Response, issued: IssuedSession, *, secure: bool) -> None:
+    """The httpOnly session cookie the API and the operator console share."""
+    response.set_cookie(
+        COOKIE_NAME,
+        issued.access_token,
+        max_age=int((issued.expires_at - utcnow()).total_seconds()),
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(COOKIE_NAME, path="/")
+
+
 _cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False)
 _bearer = HTTPBearer(auto_error=False)
 

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from kura.audit.service import AuditAction, record
 from kura.auth import service
-from kura.auth.dependencies import COOKIE_NAME, CurrentAuth
+from kura.auth.dependencies import CurrentAuth, clear_session_cookie, set_session_cookie
 from kura.auth.google import verify_google_id_token
 from kura.auth.schemas import (
     AuthResponse,
@@ -21,7 +21,6 @@ from kura.auth.schemas import (
     RegisterRequest,
     ResetPasswordRequest,
 )
-from kura.auth.sessions import utcnow
 from kura.config import Settings
 from kura.db.session import DbSession
 from kura.handlers import Responses
@@ -39,17 +38,7 @@ def _settings(request: Request) -> Settings:
 
 
 def _signed_in(request: Request, response: Response, signed: service.SignedIn) -> AuthResponse:
-    settings = _settings(request)
-    max_age = int((signed.session.expires_at - utcnow()).total_seconds())
-    response.set_cookie(
-        COOKIE_NAME,
-        signed.session.access_token,
-        max_age=max_age,
-        httponly=True,
-        secure=settings.is_production,
-        samesite="lax",
-        path="/",
-    )
+    set_session_cookie(response, signed.session, secure=_settings(request).is_production)
     return AuthResponse(
         user=UserRead.model_validate(signed.user),
         organization=OrganizationRead.model_validate(signed.organization),
@@ -115,7 +104,7 @@ async def logout(
 ) -> Message:
     """End this session on the server; its token stops working."""
     await service.logout(session, auth, ip=client_ip(request))
-    response.delete_cookie(COOKIE_NAME, path="/")
+    clear_session_cookie(response)
     return Message(message="Signed out.")
 
 
@@ -202,5 +191,5 @@ async def delete_me(
     """Delete your own account (password required); a practice left with no one goes too."""
     await service.delete_account(session, auth, password=body.password, ip=client_ip(request))
     response = Response(status_code=204)
-    response.delete_cookie(COOKIE_NAME, path="/")
+    clear_session_cookie(response)
     return response

@@ -46,6 +46,8 @@ _compression_pool = ThreadPoolExecutor(
 
 def _lower_process_priority() -> None:
     _to_background(0)
+
+
 DUMP_FOOTER = b"-- PostgreSQL database dump complete"
 log = get_logger(__name__)
 
@@ -108,14 +110,12 @@ async def dump_database(
             stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL,
             env=clean_env(url),
-            preexec_fn=_lower_process_priority,  # noqa: PLW1509 - only os.nice, async-signal-safe
+            preexec_fn=_lower_process_priority,  # only os.nice: async-signal-safe
         )
         assert process.stdout is not None and process.stderr is not None
         stderr_task = asyncio.create_task(process.stderr.read())
         try:
-            size, digest, tail = await _compress_stream(
-                process.stdout, destination, level
-            )
+            size, digest, tail = await _compress_stream(process.stdout, destination, level)
         finally:
             code = await process.wait()
             stderr = (await stderr_task).decode(errors="replace").strip()

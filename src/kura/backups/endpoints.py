@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import SuperAdmin
-from kura.auth.sessions import Authenticated
+from kura.backups import operations
 from kura.backups.schemas import (
     BackupCreated,
     BackupList,
@@ -17,12 +16,9 @@ from kura.backups.schemas import (
     RestoreRequest,
     human_size,
 )
-from kura.backups.service import BackupService
-from kura.db.session import DbSession, get_database
-from kura.errors import BadRequest, KuraError
+from kura.db.session import DbSession
+from kura.errors import BadRequest
 from kura.handlers import Responses
-from kura.request_info import client_ip
-from kura.storage.factory import backup_store
 
 router = APIRouter(prefix="/admin/backups", tags=["backups"])
 ERRORS: Responses = {
@@ -32,34 +28,10 @@ ERRORS: Responses = {
 }
 
 
-def _service(request: Request) -> BackupService:
-    return BackupService(
-        request.app.state.settings, backup_store(request.app.state.settings), get_database(request)
-    )
-
-
-async def _audit(
-    request: Request, auth: Authenticated, action: AuditAction, filename: str, **details: str
-) -> None:
-    """Audit in a transaction of its own: restore replaces the database under the request."""
-    database = get_database(request)
-    async with database.sessionmaker() as session, session.begin():
-        await record(
-            session,
-            action,
-            organization_id=auth.user.organization_id,
-            actor_id=auth.user.id,
-            target_type="backup",
-            target_id=filename,
-            ip=client_ip(request),
-            details={"filename": filename, **details},
-        )
-
-
 @router.get("", response_model=BackupList, responses=ERRORS)
 async def list_backups(request: Request, auth: SuperAdmin) -> BackupList:
     """Complete, verified backups, newest first."""
-    service = _service(request)
+    service = operations.backup_service(request)
     backups = [BackupRead.of(m) for m in await service.list_backups()]
     return BackupList(
         backups=backups, total_count=len(backups), storage_location=service.store.location
@@ -69,9 +41,7 @@ async def list_backups(request: Request, auth: SuperAdmin) -> BackupList:
 @router.post("/create", response_model=BackupCreated, responses=ERRORS)
 async def create_backup(request: Request, auth: SuperAdmin, session: DbSession) -> BackupCreated:
     """Take a backup now (pg_dump, verified, stored with a signed manifest)."""
-    await session.commit()  # do not sit idle in a transaction while the dump runs
-    manifest = await _service(request).create(kind="manual")
-    await _audit(request, auth, AuditAction.BACKUP_CREATED, manifest.filename)
+    manifest = await operations.create_backup(request, auth, session)
     return BackupCreated(
         success=True,
         filename=manifest.filename,
@@ -88,23 +58,7 @@ async def restore_backup(
     """Replace the database with a backup, all or nothing; every session ends afterwards."""
     if body.confirm is not True:
         raise BadRequest("Restoring replaces the whole database. Send confirm: true to proceed.")
-    service = _service(request)
-    manifest = await service.find(body.filename)
-    await _audit(request, auth, AuditAction.RESTORE_STARTED, manifest.filename)
-    # Our own connection is about to be ended with every other one.
-    await session.close()
-    try:
-        result = await service.restore(manifest.filename)
-    except KuraError as exc:
-        await _audit(request, auth, AuditAction.RESTORE_FAILED, manifest.filename, reason=exc.code)
-        raise
-    await _audit(
-        request,
-        auth,
-        AuditAction.RESTORE_COMPLETED,
-        manifest.filename,
-        pre_restore_backup=result.pre_restore.filename,
-    )
+    manifest, result = await operations.restore_backup(request, auth, session, body.filename)
     return RestoreDone(
         success=True,
         filename=manifest.filename,
@@ -120,22 +74,11 @@ async def restore_backup(
 )
 async def download_backup(filename: str, request: Request, auth: SuperAdmin) -> StreamingResponse:
     """Stream a backup file (gzip'd SQL) as an attachment."""
-    service = _service(request)
-    manifest = await service.find(filename)
-    await _audit(request, auth, AuditAction.BACKUP_DOWNLOADED, manifest.filename)
-    return StreamingResponse(
-        service.stream(manifest),
-        media_type="application/gzip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{manifest.filename}"',
-            "Content-Length": str(manifest.size_bytes),
-        },
-    )
+    return await operations.download_backup(request, auth, filename)
 
 
 @router.delete("/{filename}", response_model=Deleted, responses=ERRORS)
 async def delete_backup(filename: str, request: Request, auth: SuperAdmin) -> Deleted:
     """Delete a backup and its manifest (never the only one left)."""
-    manifest = await _service(request).delete(filename)
-    await _audit(request, auth, AuditAction.BACKUP_DELETED, manifest.filename)
+    manifest = await operations.delete_backup(request, auth, filename)
     return Deleted(success=True, filename=manifest.filename)

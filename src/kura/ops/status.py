@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura import __version__
 from kura.auth.dependencies import SuperAdmin
 from kura.backups.service import BackupService
 from kura.config import Settings
+from kura.db.engine import Database
 from kura.db.session import DbSession, get_database
 from kura.ops.integrations import integration_statuses
 from kura.payments.stripe_client import stripe_mode
@@ -49,7 +51,13 @@ class OperatorStatus(BaseModel):
 @router.get("/status", response_model=OperatorStatus)
 async def operator_status(request: Request, auth: SuperAdmin, session: DbSession) -> OperatorStatus:
     """Version, schema, integrations, Stripe mode, job queue and newest backup (superusers)."""
-    settings: Settings = request.app.state.settings
+    return await collect_status(request.app.state.settings, session, get_database(request))
+
+
+async def collect_status(
+    settings: Settings, session: AsyncSession, database: Database
+) -> OperatorStatus:
+    """The operator's view of this deployment (API and console share it)."""
     revision = await session.scalar(text("SELECT version_num FROM alembic_version LIMIT 1"))
     queue = (
         await session.execute(
@@ -66,7 +74,7 @@ async def operator_status(request: Request, auth: SuperAdmin, session: DbSession
     ).one()
     waiting, failed, workers = (int(v or 0) for v in queue)
     store = backup_store(settings)
-    backups = await BackupService(settings, store, get_database(request)).list_backups()
+    backups = await BackupService(settings, store, database).list_backups()
     newest = backups[0].created_at if backups else None
     integrations = [
         Integration(name=s.name, state=s.state, note=s.note) for s in integration_statuses(settings)

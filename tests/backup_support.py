@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from psycopg import sql
 from sqlalchemy.engine import URL
@@ -30,6 +31,11 @@ class BackupEnv:
     client: AsyncClient
     operator: Member
     owner: Member
+    app: FastAPI
+
+    def new_client(self, base_url: str = "http://test") -> AsyncClient:
+        """A client with a cookie jar of its own (a second browser)."""
+        return AsyncClient(transport=ASGITransport(self.app), base_url=base_url)
 
     @property
     def store_dir(self) -> Path:
@@ -98,5 +104,5 @@ async def open_env(url: URL, data_dir: Path, **overrides: object) -> AsyncIterat
         LifespanManager(app),
         AsyncClient(transport=ASGITransport(app), base_url="http://test") as client,
     ):
-        yield BackupEnv(url, settings, database, client, operator, owner)
+        yield BackupEnv(url, settings, database, client, operator, owner, app)
     await database.dispose()

@@ -106,6 +106,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(ops_router)
     for router in _api_routers():
         app.include_router(router, prefix=API_PREFIX)
+    from kura.console import install_console
+
+    install_console(app)
     install_openapi(app)
     return app
 

@@ -1,0 +1,190 @@
+"""Console plumbing: templates, operator sign-in check, CSRF, HTML errors, security headers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kura import __version__
+from kura.auth.dependencies import COOKIE_NAME
+from kura.auth.sessions import Authenticated, authenticate
+from kura.auth.tokens import InvalidToken
+from kura.config import Settings
+from kura.db.session import DbSession
+from kura.errors import BadRequest, Forbidden, KuraError
+
+HERE = Path(__file__).parent
+PREFIX = "/admin"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["version"] = __version__
+
+# No inline script or style anywhere: everything the page runs comes from /admin/static.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class LoginRequired(Exception):
+    """No valid session: the operator is sent to the sign-in form."""
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    # Signed-in pages carry the session's CSRF token for their forms (sign-out at least).
+    context.setdefault("status_code", status_code)
+    context.setdefault("csrf_token", getattr(request.state, "csrf_token", None))
+    context.setdefault("signed_in_as", getattr(request.state, "signed_in_as", None))
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the console: never another host (open redirect)."""
+    if (
+        target
+        and target.startswith(PREFIX)
+        and not target.startswith("//")
+        and "\\" not in target
+        and urlsplit(target).netloc == ""
+    ):
+        return target
+    return PREFIX
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path if request.method == "GET" else PREFIX
+    return RedirectResponse(f"{PREFIX}/login?next={quote(safe_next(target))}", status_code=303)
+
+
+class ConsoleRoute(APIRoute):
+    """Errors in the console are pages, not JSON; a missing session is the sign-in form."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def console_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                return _login_redirect(request)
+            except KuraError as exc:
+                return render(request, "error.html", exc.status_code, message=exc.detail)
+            except RequestValidationError:
+                message = "That request was not valid. Go back and check the form."
+                return render(request, "error.html", 400, message=message)
+
+        return console_handler
+
+
+async def _signed_in(request: Request, session: DbSession) -> Authenticated:
+    """Anyone with a valid session cookie (bearer tokens are not for pages)."""
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        raise LoginRequired
+    try:
+        auth = await authenticate(session, settings_of(request), token)
+    except InvalidToken:
+        raise LoginRequired from None
+    request.state.user_id = auth.user.id
+    request.state.csrf_token = csrf_token(settings_of(request), auth)
+    request.state.signed_in_as = auth.user.email
+    return auth
+
+
+SignedIn = Annotated[Authenticated, Depends(_signed_in)]
+
+
+async def _operator(auth: SignedIn) -> Authenticated:
+    if not auth.user.is_superuser:
+        raise Forbidden(
+            "This console is for platform operators. Your account can use the KURA OS app, "
+            "not this page."
+        )
+    return auth
+
+
+Operator = Annotated[Authenticated, Depends(_operator)]
+
+
+def csrf_token(settings: Settings, auth: Authenticated) -> str:
+    """Bound to the session: a token from another session (or none) is refused."""
+    key = settings.signing_key.get_secret_value().encode()
+    return hmac.new(key, b"console-csrf:" + auth.session_id.bytes, hashlib.sha256).hexdigest()
+
+
+def same_origin(request: Request) -> bool:
+    """Browsers say where a request comes from; anything cross-site is refused outright."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host")
+
+
+async def _checked_form(request: Request, auth: SignedIn) -> FormData:
+    form = await request.form()
+    sent = form.get("csrf_token")
+    expected = csrf_token(settings_of(request), auth)
+    if (
+        not same_origin(request)
+        or not isinstance(sent, str)
+        or not hmac.compare_digest(sent, expected)
+    ):
+        raise Forbidden("This form has expired or did not come from this console. Reload the page.")
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(_checked_form)]
+
+
+def form_text(form: FormData, name: str, *, max_length: int = 200) -> str:
+    value = form.get(name)
+    if not isinstance(value, str) or len(value) > max_length:
+        raise BadRequest(f"The form field `{name}` is missing or too long.")
+    return value.strip()
+
+
+class SecurityHeaders:
+    """Security headers on every console response (pages, redirects, static files)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

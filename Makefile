@@ -31,6 +31,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-dev
+	sh scripts/install_test_deps.sh
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -19,26 +14,7 @@ from sqlalchemy.engine import URL
 
 from kura import __version__
 from kura.db.urls import describe, libpq_conninfo
-
-KURA = [sys.executable, "-m", "kura"]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
-    env.update(extra)
-    return env
-
-
-def kura(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*KURA, *args], env=_env(**env), capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.server_support import kura, server_env, serving
 
 
 def _one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -139,42 +115,6 @@ def test_config_check_reports_states_without_values(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stdout + ok.stderr
 
 
-@contextmanager
-def serving(data_dir: Path, *, strict: bool = True, **env: str) -> Iterator[str]:
-    """`kura serve` on a free port; an env value "__BASE__" becomes the server's own URL.
-    `strict`: the server must log no traceback (off for outage tests, where libraries do)."""
-    port = _free_port()
-    env = {k: v.replace("__BASE__", f"http://127.0.0.1:{port}") for k, v in env.items()}
-    # The server's output goes to a file: a pipe nobody reads fills up and blocks the server.
-    log_path = data_dir.parent / f"serve-{port}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*KURA, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=_env(KURA_DATA_DIR=str(data_dir), **env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 45
-        while True:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        output = log_path.read_text()
-        assert not strict or "Traceback" not in output, output[-5000:]
-
-
 def _embedded_url(data_dir: Path) -> str:
     result = kura("db", "url", KURA_DATA_DIR=str(data_dir))
     assert result.returncode == 0, result.stderr
@@ -229,7 +169,7 @@ def test_alembic_upgrade_heads_from_the_repo_root(empty_db: URL) -> None:
     result = subprocess.run(
         [str(alembic), "upgrade", "heads"],
         cwd=Path(__file__).resolve().parent.parent,
-        env=_env(DATABASE_URL=describe(empty_db, show_password=True)),
+        env=server_env(DATABASE_URL=describe(empty_db, show_password=True)),
         capture_output=True,
         text=True,
         timeout=60,

@@ -26,7 +26,7 @@ from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe
 from kura.storage.blobs import LocalBlobStore
 from tests.backup_support import BackupEnv, table_fingerprints
-from tests.test_cli import _env, serving
+from tests.server_support import server_env, serving
 
 
 async def _kill_child_when_running(name: str, within_seconds: float = 20.0) -> bool:
@@ -106,7 +106,7 @@ def test_server_killed_mid_backup_then_restarted(tmp_path: Path) -> None:
                 "--full-name",
                 "Ops",
             ],
-            env=_env(
+            env=server_env(
                 KURA_DATA_DIR=str(tmp_path / "kura"),
                 KURA_SUPERUSER_PASSWORD="operador-seguro-2026",
                 **env,

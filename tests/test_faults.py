@@ -18,7 +18,7 @@ from twilio.request_validator import RequestValidator
 from kura.db.embedded import EmbeddedPostgres
 from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe, libpq_conninfo
-from tests.test_cli import serving
+from tests.server_support import serving
 
 TOKEN = "faults-twilio-token-0123456789"
 WHSEC = "whsec_faults_0123456789"
@@ -107,13 +107,25 @@ def test_concurrent_redeliveries_have_one_effect(tmp_path: Path) -> None:
         server.stop()
 
 
+def _outbox(data_dir: Path, to: str) -> list[Path]:
+    return [p for p in (data_dir / "outbox" / "email").glob("*.eml") if to in p.read_text()]
+
+
+def _wait_for_emails(data_dir: Path, to: str, count: int, *, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while len(_outbox(data_dir, to)) < count:
+        assert time.monotonic() < deadline, f"the job queue did not deliver email {count} to {to}"
+        time.sleep(0.2)
+
+
 def test_the_database_goes_away_and_comes_back(tmp_path: Path) -> None:
+    """Readiness says 503 meanwhile; afterwards the pool reconnects and the in-process worker
+    (which procrastinate stops when its listener loses the database) runs jobs again, once."""
     server = EmbeddedPostgres(tmp_path / "db", database="kura_outage")
     url = server.start()
     upgrade_heads(url)
-    with serving(
-        tmp_path / "kura", strict=False, DATABASE_URL=describe(url, show_password=True)
-    ) as base:
+    data_dir = tmp_path / "kura"
+    with serving(data_dir, strict=False, DATABASE_URL=describe(url, show_password=True)) as base:
         assert httpx.get(f"{base}/health/ready").status_code == 200
         server.stop()  # the test held the only handle: PostgreSQL shuts down
         down = httpx.get(f"{base}/health/ready", timeout=10)
@@ -134,4 +146,12 @@ def test_the_database_goes_away_and_comes_back(tmp_path: Path) -> None:
             },
         )
         assert register.status_code == 201  # the pool reconnected without a restart
+        # A job deferred after the outage (the reset email) runs, exactly once.
+        forgot = httpx.post(
+            f"{base}/api/v1/auth/forgot-password", json={"email": "back@example.org"}
+        )
+        assert forgot.status_code == 200
+        _wait_for_emails(data_dir, "back@example.org", 1)
+        time.sleep(2)  # a second delivery would show up here
+        assert len(_outbox(data_dir, "back@example.org")) == 1
     server.stop()

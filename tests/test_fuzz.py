@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.test_cli import _env, serving
+from tests.server_support import server_env, serving
 
 EXAMPLES = int(os.environ.get("KURA_FUZZ_EXAMPLES", "3"))
 OPERATOR = ("fuzz-ops@example.org", "fuzz-operator-secret-77")
@@ -42,7 +42,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "--full-name",
             "Ops",
         ],
-        env=_env(KURA_DATA_DIR=str(data), KURA_SUPERUSER_PASSWORD=OPERATOR[1]),
+        env=server_env(KURA_DATA_DIR=str(data), KURA_SUPERUSER_PASSWORD=OPERATOR[1]),
         check=True,
         capture_output=True,
         timeout=120,

@@ -144,7 +144,7 @@ async def test_the_in_process_worker_survives_a_database_without_the_queue_schem
     database = Database.connect(empty_db)
     async with job_queue(empty_db) as queue:
         supervisor = asyncio.create_task(
-            run_worker_supervised(queue, database, settings, restart_delay=0.1)
+            run_worker_supervised(queue, database, settings, restart_delay=0.1, first_delay=0.05)
         )
         await asyncio.sleep(0.5)
         assert not supervisor.done(), "the supervisor gave up instead of retrying"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_cli import _env, serving
+from tests.server_support import server_env, serving
 from tests.test_payments import FakeStripe
 
 TOKEN = "verify-twilio-token-0123456789"
@@ -36,7 +36,7 @@ def fake_stripe() -> Iterator[str]:
 def _verify(base: str, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kura", "verify", "--base-url", base, *flags],
-        env=_env(**env),
+        env=server_env(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -60,7 +60,7 @@ def test_verify_passes_against_a_working_server_and_fails_with_reasons(
             "--full-name",
             "Ops",
         ],
-        env=_env(
+        env=server_env(
             KURA_DATA_DIR=str(data),
             KURA_SUPERUSER_PASSWORD=OPERATOR["KURA_VERIFY_OPERATOR_PASSWORD"],
         ),
@@ -70,7 +70,7 @@ def test_verify_passes_against_a_working_server_and_fails_with_reasons(
         check=False,
     )
     assert created.returncode == 0, created.stderr
-    server_env: dict[str, Any] = {
+    served_with: dict[str, Any] = {
         "TWILIO_AUTH_TOKEN": TOKEN,
         "TWILIO_WHATSAPP_NUMBER": NUMBER,
         "STRIPE_SECRET_KEY": "sk_test_verify_0123456789",
@@ -78,7 +78,7 @@ def test_verify_passes_against_a_working_server_and_fails_with_reasons(
         "STRIPE_PRICE_ID_PRO": "price_pro",
         "STRIPE_API_BASE": fake_stripe,
     }
-    with serving(data, **server_env, PUBLIC_BASE_URL="__BASE__") as base:
+    with serving(data, **served_with, PUBLIC_BASE_URL="__BASE__") as base:
         result = _verify(
             base, "--json", TWILIO_AUTH_TOKEN=TOKEN, TWILIO_WHATSAPP_NUMBER=NUMBER, **OPERATOR
         )

@@ -108,6 +108,7 @@ async def restore(
     # Every session ended with the restore, this one too: the page says so and links to sign-in.
     request.state.csrf_token = None
     request.state.signed_in_as = None
+    request.state.is_operator = False
     response = render(
         request,
         "restored.html",

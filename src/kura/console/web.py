@@ -58,7 +58,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     context.setdefault("status_code", status_code)
     context.setdefault("csrf_token", getattr(request.state, "csrf_token", None))
     context.setdefault("signed_in_as", getattr(request.state, "signed_in_as", None))
-    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    context.setdefault("is_operator", getattr(request.state, "is_operator", False))
+    response = templates.TemplateResponse(request, template, context, status_code=int(status_code))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -113,6 +114,7 @@ async def _signed_in(request: Request, session: DbSession) -> Authenticated:
     request.state.user_id = auth.user.id
     request.state.csrf_token = csrf_token(settings_of(request), auth)
     request.state.signed_in_as = auth.user.email
+    request.state.is_operator = auth.user.is_superuser
     return auth
 
 

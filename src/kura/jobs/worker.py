@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import procrastinate
 
@@ -13,6 +14,8 @@ from kura.logging import get_logger
 
 WORKER_CONCURRENCY = 2
 RESTART_DELAY_SECONDS = 30.0
+FIRST_RESTART_DELAY_SECONDS = 1.0
+HEALTHY_RUN_SECONDS = 60.0  # a worker that ran this long had recovered: back to a short delay
 log = get_logger(__name__)
 
 
@@ -45,21 +48,27 @@ async def run_worker_supervised(
     settings: Settings,
     *,
     restart_delay: float = RESTART_DELAY_SECONDS,
+    first_delay: float = FIRST_RESTART_DELAY_SECONDS,
 ) -> None:
     """The in-process worker: a failure (database down, schema not migrated yet) must not take
-    the API down with it; the worker restarts after a delay until the server stops."""
+    the API down with it. Only cancellation (the server stopping) ends it: procrastinate also
+    *returns* when its listener loses the database (an outage, a restore's rename), and such a
+    worker is restarted too — after 1 s, doubling up to `restart_delay` while failures repeat."""
+    delay = first_delay
     while True:
+        started = time.monotonic()
         try:
             await run_worker(app, database, settings, install_signal_handlers=False)
-            return
+            failure: dict[str, str] = {"reason": "stopped"}
         except procrastinate.exceptions.ConnectorException as exc:
             cause = exc.__cause__ or exc
-            log.error(
-                "jobs.worker_failed",
-                error=type(cause).__name__,
-                detail=str(cause).strip().splitlines()[0] if str(cause).strip() else "",
-                restart_in_seconds=restart_delay,
-            )
+            detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+            failure = {"reason": "database", "error": type(cause).__name__, "detail": detail}
         except Exception:
-            log.exception("jobs.worker_crashed", restart_in_seconds=restart_delay)
-        await asyncio.sleep(restart_delay)
+            log.exception("jobs.worker_crashed")
+            failure = {"reason": "crashed"}
+        if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+            delay = first_delay  # it had been working: this is a new incident
+        log.error("jobs.worker_restarting", restart_in_seconds=delay, **failure)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, restart_delay)

@@ -23,10 +23,8 @@ function guardBusyForms() {
       }
       form.dataset.submitted = "yes";
       showBusy(form);
-      // Disabled after this tick, so the submission itself is not cancelled.
-      setTimeout(() => {
-        for (const button of form.querySelectorAll("button")) button.disabled = true;
-      });
+      // The submission is already under way; disabling its button now does not cancel it.
+      for (const button of form.querySelectorAll("button")) button.disabled = true;
     });
   }
 }

@@ -21,7 +21,9 @@ from bench.backups import generate
 
 from kura.backups.restore import RestoreFailed
 from kura.backups.service import BackupFailed, BackupService
+from kura.config import load_settings
 from kura.db.embedded import EmbeddedPostgres
+from kura.db.engine import Database
 from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe
 from kura.storage.blobs import LocalBlobStore
@@ -159,5 +161,79 @@ def test_server_killed_mid_backup_then_restarted(tmp_path: Path) -> None:
                 httpx.get(f"{base}/api/v1/admin/backups", headers=headers).json()["total_count"]
                 == 1
             )
+    finally:
+        db.stop()
+
+
+def _worker(data_dir: Path, url_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = (data_dir.parent / f"worker-{time.monotonic_ns()}.log").open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "kura", "worker"],
+        env=server_env(KURA_DATA_DIR=str(data_dir), **url_env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.timeout(240)
+def test_standalone_worker_killed_mid_backup_the_job_is_retried(tmp_path: Path) -> None:
+    """kill -9 of `kura worker` while its scheduled backup runs: nothing partial is listed, the
+    job is not lost (the stalled-job sweep puts it back) and the next worker completes it."""
+    from kura.jobs.maintenance import retry_stalled_jobs
+    from kura.jobs.queue import job_queue
+
+    db = EmbeddedPostgres(tmp_path / "db", database="kura_worker_kill")
+    url = db.start()
+    data_dir = tmp_path / "kura"
+    env = {"DATABASE_URL": describe(url, show_password=True), "BACKUP_CRON": "0 0 29 2 *"}
+    settings = load_settings(kura_data_dir=data_dir, secret_key=None)
+    store = LocalBlobStore(data_dir / "backups")
+
+    async def defer_backup() -> None:
+        async with job_queue(url) as app:
+            await app.configure_task("backups:scheduled_backup").defer_async(timestamp=0)
+
+    async def sweep() -> list[int]:
+        async with job_queue(url) as app:
+            return await retry_stalled_jobs(app, seconds_since_heartbeat=0)
+
+    async def listed() -> list[str]:
+        database = Database.connect(url)
+        try:
+            return [
+                m.filename for m in await BackupService(settings, store, database).list_backups()
+            ]
+        finally:
+            await database.dispose()
+
+    try:
+        upgrade_heads(url)
+        generate(url, 15)
+        asyncio.run(defer_backup())
+        worker = _worker(data_dir, env)
+        process = psutil.Process(worker.pid)
+        deadline = time.monotonic() + 60
+        while not any(c.name() == "pg_dump" for c in process.children(recursive=True)):
+            assert worker.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, "the backup job never started"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        worker.kill()
+        worker.wait(10)
+        assert asyncio.run(listed()) == []
+        assert [p for p in store.directory.glob("*") if not p.name.startswith(".tmp-")] == []
+
+        assert len(asyncio.run(sweep())) == 1  # the job the dead worker held
+        worker = _worker(data_dir, env)
+        try:
+            deadline = time.monotonic() + 90
+            while not (names := asyncio.run(listed())):
+                assert worker.poll() is None, "the second worker exited"
+                assert time.monotonic() < deadline, "the retried backup never completed"
+                time.sleep(0.5)
+            assert len(names) == 1
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
     finally:
         db.stop()

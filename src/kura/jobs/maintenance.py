@@ -21,3 +21,34 @@ async def prune_finished_jobs(context: procrastinate.JobContext, timestamp: int)
         nb_hours=FINISHED_JOB_RETENTION_HOURS, include_cancelled=True
     )
     log.info("jobs.pruned", retention_hours=FINISHED_JOB_RETENTION_HOURS, tick=timestamp)
+
+
+# A worker beats every 10 s; one silent for this long is dead (kill -9, a lost instance).
+STALLED_AFTER_SECONDS = 60.0
+
+
+async def retry_stalled_jobs(
+    app: procrastinate.App, *, seconds_since_heartbeat: float = STALLED_AFTER_SECONDS
+) -> list[int]:
+    """Put back in the queue the jobs a dead worker left half-done ('doing' forever otherwise).
+
+    At-least-once: such a job runs again from the start, so tasks are written to be re-runnable
+    (a backup is taken again; an email job sends at most one more copy)."""
+    stalled = await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=seconds_since_heartbeat
+    )
+    retried = []
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+        log.warning("jobs.stalled_retried", job_id=job.id, task=job.task_name)
+        retried.append(job.id)
+    return [j for j in retried if j is not None]
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="retry_stalled_jobs", pass_context=True, queue="maintenance")
+async def retry_stalled_jobs_every_minute(
+    context: procrastinate.JobContext, timestamp: int
+) -> None:
+    """Retry jobs whose worker stopped sending heartbeats."""
+    await retry_stalled_jobs(context.app)

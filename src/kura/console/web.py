@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,10 +25,22 @@ from kura.config import Settings
 from kura.db.session import DbSession
 from kura.errors import BadRequest, Forbidden, KuraError
 
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
 HERE = Path(__file__).parent
 PREFIX = "/admin"
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals["version"] = __version__
+
+
+@functools.cache
+def _templates() -> Jinja2Templates:
+    """Loaded on the first page, not at import: the API's cold start does not pay for Jinja."""
+    from fastapi.templating import Jinja2Templates
+
+    loaded = Jinja2Templates(directory=HERE / "templates")
+    loaded.env.globals["version"] = __version__
+    return loaded
+
 
 # No inline script or style anywhere: everything the page runs comes from /admin/static.
 CONTENT_SECURITY_POLICY = (
@@ -59,7 +71,9 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     context.setdefault("csrf_token", getattr(request.state, "csrf_token", None))
     context.setdefault("signed_in_as", getattr(request.state, "signed_in_as", None))
     context.setdefault("is_operator", getattr(request.state, "is_operator", False))
-    response = templates.TemplateResponse(request, template, context, status_code=int(status_code))
+    response = _templates().TemplateResponse(
+        request, template, context, status_code=int(status_code)
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -232,8 +232,11 @@ def test_standalone_worker_killed_mid_backup_the_job_is_retried(tmp_path: Path) 
                 assert time.monotonic() < deadline, "the retried backup never completed"
                 time.sleep(0.5)
             assert len(names) == 1
-        finally:
             worker.send_signal(signal.SIGTERM)
-            worker.wait(30)
+            assert worker.wait(30) == 0  # SIGTERM stops the worker cleanly
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(10)
     finally:
         db.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from typing import Annotated
@@ -114,13 +115,20 @@ def worker() -> None:
     from kura.db.engine import Database
     from kura.db.location import database_url
     from kura.jobs.queue import job_queue
-    from kura.jobs.worker import run_worker
+    from kura.jobs.worker import run_worker_supervised
 
     async def work(url: URL, settings: Settings) -> None:
+        # The same supervision as the in-process worker (it restarts after losing the
+        # database); SIGTERM/SIGINT cancel it, which lets running jobs finish first.
         database = Database.connect(url)
         try:
             async with job_queue(url) as queue:
-                await run_worker(queue, database, settings, install_signal_handlers=True)
+                task = asyncio.create_task(run_worker_supervised(queue, database, settings))
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(signum, task.cancel)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         finally:
             await database.dispose()
 

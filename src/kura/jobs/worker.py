@@ -28,14 +28,12 @@ async def run_worker(
     app: procrastinate.App,
     database: Database,
     settings: Settings,
-    *,
-    install_signal_handlers: bool,
 ) -> None:
-    """Process jobs until cancelled (or signalled)."""
+    """Process jobs until cancelled (signals are the caller's: see run_worker_supervised)."""
     register_schedules(app, settings)
     await app.run_worker_async(
         concurrency=WORKER_CONCURRENCY,
-        install_signal_handlers=install_signal_handlers,
+        install_signal_handlers=False,
         additional_context=job_context(database, settings),
         shutdown_graceful_timeout=10,
         wait=True,
@@ -58,7 +56,7 @@ async def run_worker_supervised(
     while True:
         started = time.monotonic()
         try:
-            await run_worker(app, database, settings, install_signal_handlers=False)
+            await run_worker(app, database, settings)
             failure: dict[str, str] = {"reason": "stopped"}
         except procrastinate.exceptions.ConnectorException as exc:
             cause = exc.__cause__ or exc

@@ -261,3 +261,17 @@ def test_delete_asks_first_in_a_dialog(console: Console, page: Page) -> None:
     expect(page.get_by_text(f"Backup {newest} was deleted.")).to_be_visible()
     assert rows.count() == count - 1
     assert not (console.data_dir / "backups" / newest).exists()
+
+
+def test_pages_read_in_order_without_the_stylesheet(console: Console, page: Page) -> None:
+    page.route("**/*.css", lambda route: route.abort())
+    sign_in(page, console.base, *OPERATOR)
+    page.goto(f"{console.base}/admin/backups")
+    headings = page.get_by_role("heading").all_inner_texts()
+    assert headings[0] == "Backups"
+    page.get_by_role("button", name="Create a backup now").click()
+    expect(page.get_by_text("was created and verified")).to_be_visible()
+    expect(page.get_by_role("table")).to_be_visible()
+    # Dialogs stay closed (the browser's own <dialog> styling), links reach the same forms.
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    shot(page, "09-backups-without-css")

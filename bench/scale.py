@@ -74,12 +74,13 @@ def measure() -> list[str]:
             _grow(url, organization_id, BASE_PATIENTS * scale)
             page = _latency(client, "/api/v1/patients?page=1&page_size=20")
             search = _latency(client, "/api/v1/patients?q=paciente%2019&page_size=20")
+            one = _latency(client, "/api/v1/patients?q=p150%40example&page_size=20")
             start = time.perf_counter()
             client.post("/api/v1/admin/backups/create").raise_for_status()
             backup = time.perf_counter() - start
             rows.append(
                 f"| {scale}x | {BASE_PATIENTS * scale:,} | {page:.1f} ms | {search:.1f} ms "
-                f"| {backup:.2f} s |"
+                f"| {one:.1f} ms | {backup:.2f} s |"
             )
     return [
         "## Scale: growth with the data",
@@ -87,14 +88,17 @@ def measure() -> list[str]:
         f"A practice with {BASE_PATIENTS} patients and 4 session notes each (1x), grown to 10x "
         f"and 100x. Median of {SAMPLES} sequential requests; one API backup at each size.",
         "",
-        "| data | patients | `GET /patients` page 1 | search `q=` | API backup |",
-        "|---|---|---|---|---|",
+        "| data | patients | `GET /patients` page 1 | broad search (`q=paciente 19`, 5% match) "
+        "| specific search (`q=p150@example`, 1 match) | API backup |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
         "The first page reads the practice's patients in name order from the index on",
         "(organization_id, full_name) (added after a first run showed 10.5 ms at 100x); what",
-        "still grows is the exact count behind `total`. The search (`ILIKE '%…%'` on name, email",
-        "and phone) scans every patient of the practice: a trigram index (pg_trgm) would keep it",
-        "flat. Backup time is roughly proportional to the data, as expected of pg_dump.",
+        "still grows is the exact count behind `total`. The search (`ILIKE '%…%'` on name,",
+        "email and phone) uses trigram indexes (pg_trgm, added after a run showed 32.7 ms at",
+        "100x for the broad search): a specific search stays flat; a broad one still walks the",
+        "name index until it has a page of matches, which grows with the data. Backup time is",
+        "roughly proportional to the data, as expected of pg_dump.",
         "",
     ]

@@ -40,22 +40,29 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def spawn(args: list[str], data_dir: Path, log_path: Path, **env: str) -> subprocess.Popen[bytes]:
+    """A `kura` subprocess whose output goes to a file: a pipe nobody reads fills up and
+    blocks the process."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [*KURA, *args],
+            env=server_env(KURA_DATA_DIR=str(data_dir), **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @contextmanager
 def serving(data_dir: Path, *, strict: bool = True, **env: str) -> Iterator[str]:
     """`kura serve` on a free port; an env value "__BASE__" becomes the server's own URL.
     `strict`: the server must log no traceback (off for outage tests, where libraries do)."""
     port = free_port()
     env = {k: v.replace("__BASE__", f"http://127.0.0.1:{port}") for k, v in env.items()}
-    # The server's output goes to a file: a pipe nobody reads fills up and blocks the server.
     log_path = data_dir.parent / f"serve-{port}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*KURA, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=server_env(KURA_DATA_DIR=str(data_dir), **env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process = spawn(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)], data_dir, log_path, **env
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 45

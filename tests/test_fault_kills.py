@@ -28,7 +28,7 @@ from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe
 from kura.storage.blobs import LocalBlobStore
 from tests.backup_support import BackupEnv, table_fingerprints
-from tests.server_support import server_env, serving
+from tests.server_support import server_env, serving, spawn
 
 
 async def _kill_child_when_running(name: str, within_seconds: float = 20.0) -> bool:
@@ -166,13 +166,8 @@ def test_server_killed_mid_backup_then_restarted(tmp_path: Path) -> None:
 
 
 def _worker(data_dir: Path, url_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = (data_dir.parent / f"worker-{time.monotonic_ns()}.log").open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "kura", "worker"],
-        env=server_env(KURA_DATA_DIR=str(data_dir), **url_env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = data_dir.parent / f"worker-{time.monotonic_ns()}.log"
+    return spawn(["worker"], data_dir, log_path, **url_env)
 
 
 @pytest.mark.timeout(240)

@@ -34,15 +34,13 @@ async def retry_stalled_jobs(
 
     At-least-once: such a job runs again from the start, so tasks are written to be re-runnable
     (a backup is taken again; an email job sends at most one more copy)."""
-    stalled = await app.job_manager.get_stalled_jobs(
-        seconds_since_heartbeat=seconds_since_heartbeat
+    stalled = list(
+        await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat)
     )
-    retried = []
     for job in stalled:
         await app.job_manager.retry_job(job)
         log.warning("jobs.stalled_retried", job_id=job.id, task=job.task_name)
-        retried.append(job.id)
-    return [j for j in retried if j is not None]
+    return [job.id for job in stalled if job.id is not None]
 
 
 @blueprint.periodic(cron="* * * * *")

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: run test lint typecheck pytest bench fuzz fmt clean
+.PHONY: run test lint typecheck pytest bench fuzz fmt clean train-screen
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || (apt-get install -y wrk || sudo apt-get install -y wrk)
 	$(BIN)/python -m bench
+
+# Rebuild AletheIA's classifier and its model card from data/aletheia/ (a few minutes).
+train-screen: $(VENV)/.installed-dev
+	$(BIN)/kura aletheia train
 
 # A long schemathesis run (the bounded one is part of `make test`).
 fuzz: $(VENV)/.installed-dev

@@ -1,11 +1,12 @@
 """`make bench`: run every benchmark and write docs/benchmarks.md."""
 
-from bench import backups, briefing, coldstart, load, monitoring, scale
+from bench import aletheia, backups, briefing, coldstart, load, monitoring, scale
 
 coldstart.main(
     extra_sections=load.markdown(load.measure())
     + backups.measure()
     + monitoring.measure()
+    + aletheia.measure()
     + briefing.measure()
     + scale.measure()
 )

@@ -48,3 +48,22 @@ def test_the_command_serves_and_never_migrates() -> None:
     assert (
         "ENVIRONMENT=production" in DOCKERFILE
     )  # production serve never migrates (tested in test_cli)
+
+
+def test_every_data_file_the_package_reads_is_in_the_wheel() -> None:
+    """A wheel (the image installs one) carries only the package-data globs: a lexicon or a
+    model left out would fail on the first message in production, not in an editable dev."""
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["kura"]
+    package = REPO / "src" / "kura"
+    data = [
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
+    missing = [f for f in data if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
+    assert data and not missing, missing

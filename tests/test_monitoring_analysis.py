@@ -262,3 +262,35 @@ async def test_analysis_ignores_patients_without_consent(
     assert await run_analysis(database, settings, patient.id, date.today()) is None
     assert await session.scalar(select(DailyConversationAnalysis)) is None
     assert await session.scalar(select(MessageLog)) is None
+
+
+async def test_a_days_analyses_only_add_flags_never_contradict_and_never_repeat_alerts(
+    session: AsyncSession, database: Database, gemini: Settings, monitored: Any
+) -> None:
+    patient, _ = monitored
+    day = local_day(utcnow(), "Europe/Madrid")
+    _FakeGemini.answer = {
+        "summary": "Todo estable.",
+        "sentiment_score": 0.6,
+        "emotional_state": "Estable",
+        "risk_flags": ["Ideación Suicida", "riesgo_inventado"],
+        "suggestion": "Sin acción necesaria.",
+    }
+    await _inbound(session, gemini, "Hoy he ido a caminar con mi hermana", 1)
+    first = await run_analysis(database, gemini, patient.id, day)
+    assert first is not None
+    # Unknown names are mapped or kept as `other`, never dropped; words agree with the flags.
+    assert set(first.risk_flags) == {"suicidal_ideation", "other"}
+    assert first.emotional_state == "En riesgo" and "Sin acción" not in first.suggestion
+    assert first.sentiment_score <= -0.5 and "suicidal_ideation" in first.summary
+    alerts = list(await session.scalars(select(RiskAlert).where(RiskAlert.source == "analysis")))
+    assert len(alerts) == 1 and set(alerts[0].flags) == {"suicidal_ideation", "other"}
+    # A later run that finds nothing keeps the day's flags; the same flags alert only once.
+    _FakeGemini.answer = {**_FakeGemini.answer, "risk_flags": []}
+    await _inbound(session, gemini, "Ya en casa, cenando", 2)
+    second = await run_analysis(database, gemini, patient.id, day)
+    assert second is not None and set(second.risk_flags) >= {"suicidal_ideation", "other"}
+    _FakeGemini.answer = {**_FakeGemini.answer, "risk_flags": ["suicidal_ideation"]}
+    await run_analysis(database, gemini, patient.id, day)
+    again = list(await session.scalars(select(RiskAlert).where(RiskAlert.source == "analysis")))
+    assert len(again) == 1

@@ -1,4 +1,5 @@
-"""The immediate screen: tiers, negation, reported speech, idioms, and the labelled corpus."""
+"""The screen: normalization, the corrected rule floor (negation and reported-speech scope,
+co-occurrence), the classifier combined by max, the conversation window, severity."""
 
 from __future__ import annotations
 
@@ -7,59 +8,159 @@ from pathlib import Path
 
 import pytest
 
-from kura.aletheia.screen import Risk, screen_message
+from kura.aletheia.classifier import CrisisClassifier, classifier, load_spec
+from kura.aletheia.rules import screen_rules
+from kura.aletheia.screen import Risk, screen_message, screen_text
+from kura.aletheia.taxonomy import Flag, to_flag
+from kura.aletheia.text import normalize
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.mark.parametrize(
-    ("text", "level", "risk"),
+    ("typed", "normalized"),
     [
-        ("Ojalá no despertarme mañana", 1, Risk.HIGH),
-        ("Quiero morirme", 2, Risk.HIGH),
-        ("He pensado en tomarme todas las pastillas", 3, Risk.HIGH),
-        ("Voy a matarme", 4, Risk.CRITICAL),
-        ("Tengo un plan para matarme, esta noche lo hago", 5, Risk.CRITICAL),
-        ("Ya he escrito la carta de despedida", 6, Risk.CRITICAL),
-        ("I wish I was dead", 1, Risk.HIGH),
-        ("I want to kill myself", 2, Risk.HIGH),
-        ("I'm going to kill myself", 4, Risk.CRITICAL),
-        ("I wrote a suicide note", 6, Risk.CRITICAL),
+        ("Q m kiero MORIRRRR 😭😭", "que me quiero morir"),
+        ("quiéro morírme!!!", "quiero morirme"),
+        ("I dont wanna be here rn", "i don't want to be here right now"),
+        ("xq tb toy mal", "porque tambien estoy mal"),
+        ("M\u2019agradaria no despertar-me", "m'agradaria no despertar me"),
+        ("Col·legi", "collegi"),
     ],
 )
-def test_columbia_tiers(text: str, level: int, risk: Risk) -> None:
-    result = screen_message(text)
-    assert (result.level, result.risk) == (level, risk)
-    assert result.needs_alert
+def test_normalization_survives_chat_spelling(typed: str, normalized: str) -> None:
+    assert normalize(typed) == normalized
 
 
 @pytest.mark.parametrize(
     "text",
-    ["QUIERO MORIRME", "quiero morirme!!!", "Quiero   morirme 😢", "quiéro morírme", "Q U I E R O"],
+    [
+        "sin ti quiero morirme",  # "sin" negates "ti", not the verb
+        "mi hermana no sabe que quiero morirme",  # a family word is not reported speech
+        "can someone help me, I want to die",
+        "No sé si quiero morirme",  # the negation belongs to "sé"
+        "I thought I would be better off dead",  # "I thought" is the sender's own
+        "q m kiero morir",
+        "em vull morir",
+    ],
 )
-def test_case_accents_spacing_and_emoji_do_not_matter(text: str) -> None:
-    expected = text != "Q U I E R O"
-    assert screen_message(text).needs_alert is expected
+def test_first_person_statements_count_for_the_sender(text: str) -> None:
+    assert screen_rules(text).risk >= Risk.HIGH, text
 
 
-def test_negation_and_reported_speech_do_not_count_for_the_sender() -> None:
-    assert not screen_message("No quiero morir").needs_alert
-    assert not screen_message("I would never kill myself").needs_alert
-    reported = screen_message("Mi amiga me dijo: me quiero morir")
-    assert not reported.needs_alert and "third_party_concern" in reported.flags
-    # A negation in another clause does not hide a later first-person statement.
-    assert screen_message("No sé, quiero morirme").needs_alert
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No quiero morir",
+        "Ya no me quiero morir",
+        "I would never kill myself",
+        "Nunca he pensado en suicidarme",
+        "No estoy pensando en hacerme daño, solo estoy cansada",
+        "hace dos años tuve ideas de suicidio",
+    ],
+)
+def test_a_negated_or_resolved_phrase_does_not_count(text: str) -> None:
+    assert screen_rules(text).risk < Risk.HIGH, text
 
 
-def test_crisis_cues_from_the_original_system() -> None:
-    for text in ("Estoy sin salida", "Oscuridad eterna", "Escucho voces", "Dejé la medicación"):
+def test_reported_speech_needs_someone_elses_verb_of_saying() -> None:
+    reported = screen_rules("Mi amiga me dijo: me quiero morir")
+    assert reported.risk == Risk.LOW and Flag.THIRD_PARTY_CONCERN in reported.flags
+    assert screen_rules("The song goes like, he said I want to die").risk == Risk.LOW
+    assert screen_rules("Le dije a mi madre que quiero morirme").risk >= Risk.HIGH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lo voy a hacer mañana, que los deberes no se hacen solos",
+        "El sábado es la despedida de soltera de Marta",
+        "Estoy en el puente, hay un atasco enorme",
+        "He comprado pastillas para la garganta",
+        "Ya lo he decidido: me cambio de trabajo",
+        "I bought a rope for the climbing trip",
+    ],
+)
+def test_ordinary_phrases_need_a_death_cue_in_the_message(text: str) -> None:
+    assert screen_rules(text).risk < Risk.HIGH, text
+
+
+def test_the_same_phrases_with_a_death_cue_are_critical() -> None:
+    assert screen_rules("Ya no quiero vivir. Lo voy a hacer esta noche").risk == Risk.CRITICAL
+    assert screen_rules("He escrito las cartas de despedida, no quiero seguir viviendo").risk == (
+        Risk.CRITICAL
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        ("Voy a matarme", Risk.CRITICAL),
+        ("Tengo un plan para matarme, esta noche lo hago", Risk.CRITICAL),
+        ("Me he tomado toda la caja de pastillas hace una hora", Risk.CRITICAL),
+        ("I took the whole bottle of pills an hour ago", Risk.CRITICAL),
+        ("Me ha vuelto a pegar y dice que me va a matar si me voy", Risk.CRITICAL),
+        ("Quiero morirme", Risk.HIGH),
+        ("The voices keep telling me to jump", Risk.HIGH),
+        ("He vomitado sangre otra vez y me mareo", Risk.HIGH),
+    ],
+)
+def test_severity_follows_the_tier_or_class(text: str, risk: Risk) -> None:
+    assert screen_message(text).risk >= risk, text
+
+
+def _with_threshold(threshold: float) -> CrisisClassifier:
+    """The shipped model with another threshold (1.0: never fires; 0.0: always does)."""
+    spec = load_spec()
+    spec.update(threshold=threshold, ngram_threshold=threshold, encoder_gate=0.0)
+    return CrisisClassifier(spec, classifier().encoder)
+
+
+def test_the_final_risk_is_the_max_of_rules_and_classifier() -> None:
+    silent, eager = _with_threshold(1.01), _with_threshold(0.0)
+    # The rules are a floor under a classifier that sees nothing…
+    assert screen_text("Voy a matarme", silent).risk == Risk.CRITICAL
+    # …and the classifier raises what the rules do not know.
+    assert screen_text("hoy todo es gris y ya me da igual", silent).risk == Risk.LOW
+    assert screen_text("hoy todo es gris y ya me da igual", eager).risk >= Risk.HIGH
+    # A quiet classifier never lowers a rule's CRITICAL; an eager one never lowers it either.
+    assert screen_text("Voy a matarme", eager).risk == Risk.CRITICAL
+
+
+def test_the_classifier_catches_phrasings_no_rule_lists() -> None:
+    for text in (
+        "ya les deje una carta a mis hijos y regale a mi perro, mañana ya no estare",
+        "i've been saving my tablets in a sock, nearly enough now",
+        "ja no menjo res des de dilluns i avui m'he desmaiat a la dutxa",
+    ):
+        assert screen_rules(text).risk < Risk.HIGH, text  # beyond the rules
         assert screen_message(text).needs_alert, text
-    assert not screen_message("Dejé la medicación con permiso de mi psiquiatra").needs_alert
 
 
-def test_the_screen_only_raises_on_empty_or_benign_text() -> None:
-    assert screen_message("") == screen_message("Hola") == screen_message("😀")
-    assert screen_message("x" * 100_000).risk == Risk.LOW
+def test_a_plan_told_over_several_messages_is_a_plan() -> None:
+    earlier = ["ya no aguanto esta vida", "ya tengo decidido como"]
+    last = "lo voy a hacer el viernes cuando se vayan todos"
+    alone = screen_message(last)
+    together = screen_message(last, context=earlier, context_risk=Risk.HIGH)
+    assert together.risk == Risk.CRITICAL
+    if alone.risk < Risk.CRITICAL:
+        assert Flag.CONTEXT.value in together.flags
+    # Context never lowers, and ordinary context raises nothing.
+    assert screen_message("Voy a matarme", context=["hola", "qué tal"]).risk == Risk.CRITICAL
+    assert screen_message("nos vemos el martes", context=["gracias", "vale"]).risk == Risk.LOW
+
+
+def test_empty_huge_and_benign_text() -> None:
+    assert screen_message("").risk == Risk.LOW and screen_message("").flags == ()
+    assert not screen_message("Hola, ¿me confirmas la cita del jueves?").needs_alert
+    assert not screen_message("x" * 100_000).needs_alert
+
+
+def test_provider_flags_are_mapped_into_the_closed_set() -> None:
+    assert to_flag("Ideación Suicida") == Flag.SUICIDAL_IDEATION
+    assert to_flag("self-harm") == Flag.SELF_HARM
+    assert to_flag("PLAN") == Flag.PLAN
+    assert to_flag("something new") == Flag.OTHER
 
 
 def _rates(path: Path) -> tuple[float, float, list[str]]:
@@ -71,7 +172,16 @@ def _rates(path: Path) -> tuple[float, float, list[str]]:
     return 1 - len(missed) / len(positives), len(alarms) / len(negatives), missed + alarms
 
 
-def test_recall_and_false_alarms_on_the_labelled_corpus() -> None:
+def test_the_first_waves_sets_still_pass() -> None:
+    """The first wave's two small sets (written with its rules): a regression guard only; the
+    measure is the blind split and the external set (docs/aletheia.md)."""
     recall, false_alarms, wrong = _rates(DATA / "screen_corpus.jsonl")
-    assert recall >= 0.95, wrong
-    assert false_alarms <= 0.05, wrong
+    assert recall >= 0.90 and false_alarms <= 0.15, wrong
+    recall, _, wrong = _rates(DATA / "screen_heldout.jsonl")
+    assert recall >= 0.90, wrong
+
+
+def test_every_category_is_a_flag_and_alerts() -> None:
+    from kura.aletheia.taxonomy import ALERTING_FLAGS, Category
+
+    assert {Flag(c.value) for c in Category} <= ALERTING_FLAGS

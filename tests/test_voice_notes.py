@@ -33,10 +33,11 @@ class _FakeWhisper(BaseHTTPRequestHandler):
     """OpenAI's SDK speaks its own HTTP stack (not httpx): faked by a local server."""
 
     calls: list[dict[str, str]] = []
+    bodies: list[bytes] = []
     text = ""
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
         self.calls.append({"path": self.path, "auth": self.headers.get("Authorization", "")})
         body = json.dumps({"text": self.text}).encode()
         self.send_response(200)
@@ -52,6 +53,7 @@ class _FakeWhisper(BaseHTTPRequestHandler):
 @pytest.fixture
 def voice_settings(settings: Settings) -> Iterator[Settings]:
     _FakeWhisper.calls = []
+    _FakeWhisper.bodies = []
     server = HTTPServer(("127.0.0.1", 0), _FakeWhisper)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield settings.model_copy(
@@ -66,9 +68,21 @@ def voice_settings(settings: Settings) -> Iterator[Settings]:
 
 
 async def _voice_note(
-    session: AsyncSession, settings: Settings, owner: Member, url: str
+    session: AsyncSession,
+    settings: Settings,
+    owner: Member,
+    url: str,
+    *,
+    caption: str = "",
+    language: str = "es",
 ) -> uuid.UUID:
-    await make_patient(session, owner.organization, phone="+34612333444", monitoring_consent=True)
+    await make_patient(
+        session,
+        owner.organization,
+        phone="+34612333444",
+        monitoring_consent=True,
+        language=language,
+    )
     outcome = await handle_inbound(
         session,
         settings,
@@ -76,7 +90,7 @@ async def _voice_note(
             sid=f"SM{uuid.uuid4().hex}",
             from_number="+34612333444",
             to_number="+34911000000",
-            body="",
+            body=caption,
             media_content_type="audio/ogg",
             media_url=url,
         ),
@@ -89,7 +103,7 @@ async def _voice_note(
 async def test_a_voice_note_is_transcribed_and_screened(
     session: AsyncSession, database: Database, voice_settings: Settings, owner: Member
 ) -> None:
-    message_id = await _voice_note(session, voice_settings, owner, MEDIA)
+    message_id = await _voice_note(session, voice_settings, owner, MEDIA, caption="Escucha 🎧")
     stored = await session.get_one(MessageLog, message_id)
     assert stored.transcription_status == "pending"
     media = respx.get(MEDIA).mock(return_value=httpx.Response(307, headers={"Location": CDN}))
@@ -103,7 +117,8 @@ async def test_a_voice_note_is_transcribed_and_screened(
         {"path": "/v1/audio/transcriptions", "auth": "Bearer sk-test-openai"}
     ]
     await session.refresh(stored)
-    assert stored.body == "Ya no puedo más, quiero morirme"
+    # The caption is kept; what was said is stored beside it.
+    assert (stored.body, stored.transcript) == ("Escucha 🎧", "Ya no puedo más, quiero morirme")
     assert stored.transcription_status == "done" and "suicidal_ideation" in stored.screen_flags
     alert = await session.scalar(select(RiskAlert).where(RiskAlert.message_id == message_id))
     assert alert is not None
@@ -113,6 +128,30 @@ async def test_a_voice_note_is_transcribed_and_screened(
     assert audited is not None and audited.target_id == str(message_id)
     # Done once: a retried job does nothing more.
     assert await transcribe_voice_note(database, voice_settings, message_id) == "skipped"
+
+
+@respx.mock
+async def test_a_transcript_only_raises_the_risk_and_uses_the_patients_language(
+    session: AsyncSession, database: Database, voice_settings: Settings, owner: Member
+) -> None:
+    caption = "Ya he escrito las cartas de despedida y tengo las pastillas guardadas"
+    message_id = await _voice_note(
+        session, voice_settings, owner, MEDIA, caption=caption, language="ca"
+    )
+    stored = await session.get_one(MessageLog, message_id)
+    assert stored.screen_risk == "CRITICAL"
+    respx.get(MEDIA).mock(return_value=httpx.Response(200, content=b"OggS fake audio"))
+    _FakeWhisper.text = "Bon dia, ens veiem dimarts a les cinc"
+    assert await transcribe_voice_note(database, voice_settings, message_id) == "done"
+    await session.refresh(stored)
+    # A benign transcript never lowers what the caption raised, and raises no second alert.
+    assert stored.screen_risk == "CRITICAL" and stored.body == caption
+    alerts = (
+        await session.scalars(select(RiskAlert).where(RiskAlert.message_id == message_id))
+    ).all()
+    assert len(alerts) == 1
+    # Whisper is asked for the patient's language (Catalan), not the practice's locale.
+    assert b'name="language"\r\n\r\nca\r\n' in _FakeWhisper.bodies[0]
 
 
 @respx.mock

@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 from starlette.types import Receive, Scope, Send
 
 from kura import __version__
+from kura.aletheia.classifier import warm_up
 from kura.config import Settings, load_settings
 from kura.db.engine import Database
 from kura.db.location import configured_url, embedded_server
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 if settings.kura_run_worker:
                     await stack.enter_async_context(_in_process_worker(url, db, settings))
             app.state.database = db
+            warm_up()  # the crisis screen's model, off the event loop
             log.info("app.started", version=__version__, environment=settings.environment)
             yield
         log.info("app.stopped")

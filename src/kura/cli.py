@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy.engine import URL
 
 from kura import __version__
+from kura.aletheia.cli import aletheia_app
 from kura.backups.cli import backup_app
 from kura.cli_support import (
     check_port_free,
@@ -37,6 +38,7 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(backup_app, name="backup")
+app.add_typer(aletheia_app, name="aletheia")
 
 
 @app.command()

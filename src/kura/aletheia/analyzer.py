@@ -13,7 +13,9 @@ from importlib import resources
 
 from pydantic import BaseModel, Field, ValidationError
 
-from kura.aletheia.screen import Risk, ScreenResult, normalize
+from kura.aletheia.screen import Risk, ScreenResult
+from kura.aletheia.taxonomy import Flag
+from kura.aletheia.text import normalize
 from kura.config import Settings, secret_value
 
 OFFLINE = "offline-rules"
@@ -93,9 +95,7 @@ _PROMPT = """You support a therapist who monitors, with the patient's consent, t
 messages a patient sent today. Read them and answer in {language} with JSON only:
 summary (2-3 sentences, no names), sentiment_score (-1 very negative .. 1 very positive;
 about -0.2 is ordinary processing of difficult material), emotional_state (a few words),
-risk_flags (zero or more of: passive_death_wish, suicidal_ideation, method, intent, plan,
-preparatory_behaviour, hopelessness, psychotic_symptoms, medication_stopped, self_harm,
-distress, third_party_concern), suggestion (one concrete next step for the therapist).
+risk_flags (zero or more of: {flags}), suggestion (one concrete next step for the therapist).
 Do not diagnose. Messages, oldest first:
 {messages}"""
 
@@ -116,7 +116,8 @@ async def analyze_with_gemini(
     )
     client = genai.Client(api_key=api_key, http_options=http_options)
     prompt = _PROMPT.format(
-        language="Spanish" if language != "en" else "English",
+        flags=", ".join(f.value for f in Flag if f not in (Flag.CONTEXT, Flag.OTHER)),
+        language={"en": "English", "ca": "Catalan"}.get(language, "Spanish"),
         messages="\n".join(f"- {m}" for m in messages),
     )
     try:

@@ -19,7 +19,9 @@ from kura.aletheia.analyzer import (
     analyze_offline,
     analyze_with_gemini,
 )
-from kura.aletheia.screen import LEVEL_NAMES, Risk, ScreenResult
+from kura.aletheia.reconcile import closed_flags, reconcile
+from kura.aletheia.screen import Risk, ScreenResult
+from kura.aletheia.taxonomy import ALERTING_FLAGS, Flag
 from kura.audit.service import AuditAction, record
 from kura.config import Settings, secret_value
 from kura.db.base import utcnow
@@ -38,13 +40,6 @@ from kura.patients.models import Patient
 
 log = get_logger(__name__)
 PROVIDER_ATTEMPTS = 2
-# Flags that mean "a human must look now" when an AI run finds them and the rules did not.
-ALERTING_FLAGS = frozenset(set(LEVEL_NAMES.values()) - {"none"}) | {
-    "hopelessness",
-    "psychotic_symptoms",
-    "medication_stopped",
-    "self_harm",
-}
 
 
 def _day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
@@ -75,7 +70,7 @@ def merge(ai: AnalysisResult | None, offline: AnalysisResult) -> AnalysisResult:
     when the rules found risk."""
     if ai is None:
         return offline
-    flags = sorted(set(ai.risk_flags) | set(offline.risk_flags))
+    flags = sorted(set(closed_flags(ai.risk_flags)) | set(offline.risk_flags))
     score = ai.sentiment_score
     if offline.risk_flags:
         score = min(score, offline.sentiment_score)
@@ -112,7 +107,7 @@ async def run_analysis(
         )
         if not messages:
             return None
-        texts = [m.body or "" for m in messages]
+        texts = [m.text for m in messages]
         screens = [
             ScreenResult(
                 level=m.screen_level, risk=Risk[m.screen_risk], flags=tuple(m.screen_flags)
@@ -122,7 +117,13 @@ async def run_analysis(
         language = patient.language or organization.locale
         offline = analyze_offline(texts, screens, language=language)
         ai, method = await _provider_result(settings, texts, language)
-        result = merge(ai, offline)
+        earlier = await session.scalar(
+            select(DailyConversationAnalysis.risk_flags).where(
+                DailyConversationAnalysis.patient_id == patient.id,
+                DailyConversationAnalysis.day == day,
+            )
+        )
+        result = reconcile(merge(ai, offline), earlier_flags=earlier or (), language=language)
         values = {
             "organization_id": organization.id,
             "patient_id": patient.id,
@@ -137,7 +138,8 @@ async def run_analysis(
             set_={**{k: insert_row.excluded[k] for k in values}, "updated_at": utcnow()},
         ).returning(DailyConversationAnalysis.id)
         analysis_id = await session.scalar(upsert)
-        new_flags = sorted((set(result.risk_flags) - set(offline.risk_flags)) & ALERTING_FLAGS)
+        alerted = await _flags_alerted(session, patient.id, start, end)
+        new_flags = sorted(f for f in set(result.risk_flags) - alerted if Flag(f) in ALERTING_FLAGS)
         if new_flags:
             await _alert_from_analysis(session, patient, new_flags)
         await record(
@@ -151,6 +153,20 @@ async def run_analysis(
         )
         log.info("aletheia.analysis_done", patient_id=str(patient.id), method=method)
         return await session.get(DailyConversationAnalysis, analysis_id)
+
+
+async def _flags_alerted(
+    session: AsyncSession, patient_id: uuid.UUID, start: datetime, end: datetime
+) -> set[str]:
+    """Every flag already raised for this patient that day (by the screen or an analysis)."""
+    rows = await session.scalars(
+        select(RiskAlert.flags).where(
+            RiskAlert.patient_id == patient_id,
+            RiskAlert.created_at >= start,
+            RiskAlert.created_at < end,
+        )
+    )
+    return {flag for flags in rows for flag in flags}
 
 
 async def _alert_from_analysis(session: AsyncSession, patient: Patient, flags: list[str]) -> None:

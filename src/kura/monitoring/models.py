@@ -49,10 +49,17 @@ class MessageLog(UUIDPrimaryKey, Base):
     media_url: Mapped[str | None] = mapped_column(String(500))
     # Voice notes: pending | done | failed | unavailable (no OPENAI_API_KEY).
     transcription_status: Mapped[str | None] = mapped_column(String(16))
+    # What the voice note said (Whisper); `body` keeps the caption typed with it.
+    transcript: Mapped[str | None] = mapped_column(Text)
     screen_level: Mapped[int] = mapped_column(default=0)
     screen_risk: Mapped[str] = mapped_column(String(16), default="LOW")
     screen_flags: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    @property
+    def text(self) -> str:
+        """Everything the patient said in this message: caption and transcript."""
+        return "\n".join(part for part in (self.body, self.transcript) if part)
 
 
 class RiskAlert(UUIDPrimaryKey, Base):

@@ -11,27 +11,34 @@ DEFAULT_RESOURCES = {
     "en el 024 (línea gratuita de atención a la conducta suicida).",
     "en": "If you are in danger right now, call 112. You can talk to someone at any hour on "
     "024 (Spain's free suicide-prevention line).",
+    "ca": "Si ara estàs en perill, truca al 112. Pots parlar amb algú a qualsevol hora al 024 "
+    "(línia gratuïta d'atenció a la conducta suïcida).",
 }
 _SAFETY = {
     "es": "Gracias por contármelo. Lo que sientes importa y no tienes que pasarlo a solas. "
     "{resources} He avisado a tu terapeuta.",
     "en": "Thank you for telling me. What you feel matters and you don't have to go through it "
     "alone. {resources} I have let your therapist know.",
+    "ca": "Gràcies per explicar-m'ho. El que sents importa i no ho has de passar sol/a. "
+    "{resources} He avisat el teu terapeuta.",
 }
 _ACK = {
     "es": "Mensaje recibido. Tu terapeuta lo verá pronto. {resources}",
     "en": "Message received. Your therapist will see it soon. {resources}",
+    "ca": "Missatge rebut. El teu terapeuta el veurà aviat. {resources}",
 }
 _AMBIGUOUS = {
     "es": "Recibido. Este número lo comparten varias consultas: por favor, escribe directamente "
     "a tu terapeuta. {resources}",
     "en": "Received. Several practices share this number: please write to your therapist "
     "directly. {resources}",
+    "ca": "Rebut. Diverses consultes comparteixen aquest número: si us plau, escriu directament "
+    "al teu terapeuta. {resources}",
 }
 
 
 def _language(language: str | None) -> str:
-    return language if language in ("es", "en") else "es"
+    return language if language in _SAFETY else "es"
 
 
 def _resources(language: str, custom: str | None) -> str:

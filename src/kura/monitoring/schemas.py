@@ -32,6 +32,7 @@ class MessageRead(BaseModel):
     id: uuid.UUID
     direction: str
     body: str | None
+    transcript: str | None
     media_content_type: str | None
     screen_level: int
     screen_risk: str

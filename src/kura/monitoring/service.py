@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -12,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from kura.aletheia.screen import ScreenResult, screen_message
+from kura.aletheia.screen import CONTEXT_MESSAGES, Risk, ScreenResult, screen_message
 from kura.config import Settings, secret_value
 from kura.db.base import utcnow
 from kura.logging import get_logger
@@ -85,6 +86,20 @@ _RECENT_REPLY = (
     .limit(1)
 )
 _MESSAGE_COLUMNS = {c.key for c in MessageLog.__table__.columns}
+# The patient's earlier messages the screen reads with a new one (a plan told in pieces).
+CONTEXT_WINDOW = timedelta(hours=6)
+_CONTEXT = (
+    select(MessageLog.id, MessageLog.body, MessageLog.screen_risk)
+    .where(
+        MessageLog.patient_id == bindparam("patient_id"),
+        MessageLog.direction == Direction.INBOUND,
+        MessageLog.routing == Routing.ROUTED,
+        MessageLog.created_at >= bindparam("since"),
+        MessageLog.body.is_not(None),
+    )
+    .order_by(MessageLog.created_at.desc())
+    .limit(CONTEXT_MESSAGES + 1)
+)
 
 
 async def _previous(session: AsyncSession, sid: str) -> tuple[bool, str | None]:
@@ -248,13 +263,9 @@ async def _monitored(
     patient: Patient,
     organization: Organization,
 ) -> Outcome:
-    from kura.monitoring.tasks import (
-        queue_alert_notification,
-        queue_analysis,
-        queue_transcription,
-    )
+    from kura.monitoring.tasks import queue_analysis, queue_transcription
 
-    screen = screen_message(inbound.body)
+    screen = await screen_with_context(session, patient.id, inbound.body)
     voice_note = bool(inbound.media_url and (inbound.media_content_type or "").startswith("audio/"))
     transcription = None
     if voice_note:
@@ -287,23 +298,13 @@ async def _monitored(
         "patient_id": patient.id,
     }
     if screen.needs_alert:
-        alert = RiskAlert(
-            organization_id=organization.id,
-            patient_id=patient.id,
-            message_id=stored,
-            source="screen",
-            level=screen.level,
-            risk=screen.risk.name,
-            flags=list(screen.flags),
-        )
-        session.add(alert)
-        await session.flush()
-        alert_id = alert.id
-        await queue_alert_notification(session, alert.id)
+        alert_id = await raise_screen_alert(
+            session, organization_id=organization.id, patient_id=patient.id, message_id=stored,
+            screen=screen,
+        )  # fmt: skip
         text: str | None = replies.safety_reply(
             patient.language, resources=organization.crisis_resources
         )
-        log.warning("aletheia.risk_detected", alert_id=str(alert.id), risk=screen.risk.name)
     elif await _recently_answered(session, settings, inbound.from_number):
         text = None
     else:
@@ -317,6 +318,57 @@ async def _monitored(
     day = local_day(utcnow(), organization.timezone)
     await queue_analysis(session, settings, patient.id, day.isoformat())
     return Outcome(reply=text, message_id=stored, alert_id=alert_id, screen=screen)
+
+
+async def raise_screen_alert(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    message_id: uuid.UUID,
+    screen: ScreenResult,
+) -> uuid.UUID:
+    """A risk alert for a screened message, its email queued in the same transaction."""
+    from kura.monitoring.tasks import queue_alert_notification
+
+    alert = RiskAlert(
+        organization_id=organization_id,
+        patient_id=patient_id,
+        message_id=message_id,
+        source="screen",
+        level=screen.level,
+        risk=screen.risk.name,
+        flags=list(screen.flags),
+    )
+    session.add(alert)
+    await session.flush()
+    await queue_alert_notification(session, alert.id)
+    log.warning("aletheia.risk_detected", alert_id=str(alert.id), risk=screen.risk.name)
+    return alert.id
+
+
+async def recent_context(
+    session: AsyncSession, patient_id: uuid.UUID, *, exclude: uuid.UUID | None = None
+) -> tuple[list[str], Risk]:
+    """The patient's messages of the last hours (oldest first) and their highest stored risk."""
+    since = utcnow() - CONTEXT_WINDOW
+    rows = [
+        row
+        for row in (await session.execute(_CONTEXT, {"patient_id": patient_id, "since": since}))
+        if row.id != exclude
+    ][:CONTEXT_MESSAGES]
+    texts = [row.body for row in reversed(rows) if row.body]
+    risk = max((Risk[row.screen_risk] for row in rows), default=Risk.LOW)
+    return texts, risk
+
+
+async def screen_with_context(
+    session: AsyncSession, patient_id: uuid.UUID, text: str, *, exclude: uuid.UUID | None = None
+) -> ScreenResult:
+    """Screen a message with the patient's recent messages, off the event loop (the
+    classifier's encoder takes tens of milliseconds of CPU)."""
+    context, context_risk = await recent_context(session, patient_id, exclude=exclude)
+    return await asyncio.to_thread(screen_message, text, context=context, context_risk=context_risk)
 
 
 def local_day(moment: datetime, timezone: str) -> date:

@@ -10,17 +10,19 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kura.aletheia.screen import screen_message
+from kura.aletheia.screen import Risk
 from kura.audit.service import AuditAction, record
 from kura.config import Settings, secret_value
 from kura.db.engine import Database
 from kura.logging import get_logger
-from kura.monitoring.models import MessageLog, RiskAlert
+from kura.monitoring.models import MessageLog
 from kura.orgs.models import Organization
+from kura.patients.models import Patient
 
 log = get_logger(__name__)
 MAX_MEDIA_BYTES = 25 * 1024 * 1024  # Whisper's own upload limit
 TWILIO_MEDIA_HOSTS = ("api.twilio.com",)
+WHISPER_LANGUAGES = ("es", "en", "ca")  # ISO-639-1, as Whisper's `language` expects
 
 
 class TranscriptionFailed(Exception):
@@ -67,7 +69,7 @@ async def transcribe(settings: Settings, audio: bytes, content_type: str, langua
         result = await client.audio.transcriptions.create(
             model=settings.openai_transcription_model,
             file=(f"voice.{extension}", audio, content_type),
-            language=language if language in ("es", "en") else "es",
+            language=language if language in WHISPER_LANGUAGES else "es",
         )
     except OpenAIError as exc:
         raise TranscriptionFailed(type(exc).__name__) from None
@@ -79,56 +81,62 @@ async def transcribe_voice_note(
 ) -> str:
     """Job body: transcribe, store, screen (alert if at risk), queue the analysis."""
     from kura.monitoring.service import local_day
-    from kura.monitoring.tasks import queue_alert_notification, queue_analysis
+    from kura.monitoring.tasks import queue_analysis
 
     async with database.sessionmaker() as session, session.begin():
         row = (
             await session.execute(
-                select(MessageLog, Organization)
+                select(MessageLog, Organization, Patient.language)
                 .join(Organization, Organization.id == MessageLog.organization_id)
+                .outerjoin(Patient, Patient.id == MessageLog.patient_id)
                 .where(MessageLog.id == message_id)
                 .with_for_update(of=MessageLog)
             )
         ).one_or_none()
         if row is None or row[0].transcription_status != "pending":
             return "skipped"
-        message, organization = row
-        media_url = message.media_url or ""
+        message, organization, patient_language = row
         try:
-            audio = await fetch_media(settings, media_url)
+            audio = await fetch_media(settings, message.media_url or "")
             text = await transcribe(
-                settings, audio, message.media_content_type or "audio/ogg", organization.locale
+                settings,
+                audio,
+                message.media_content_type or "audio/ogg",
+                patient_language or organization.locale,
             )
         except TranscriptionFailed as exc:
             message.transcription_status = "failed"
             await _audit(session, message, organization, outcome="failed")
             log.warning("whatsapp.transcription_failed", message_id=str(message.id), error=str(exc))
             return "failed"
-        screen = screen_message(text)
-        message.body = text[:4096]
+        message.transcript = text[:4096]
         message.transcription_status = "done"
-        message.screen_level = max(message.screen_level, screen.level)
-        message.screen_risk = screen.risk.name
-        message.screen_flags = sorted(set(message.screen_flags) | set(screen.flags))
-        if screen.needs_alert and message.patient_id is not None:
-            alert = RiskAlert(
-                organization_id=organization.id,
-                patient_id=message.patient_id,
-                message_id=message.id,
-                source="screen",
-                level=screen.level,
-                risk=screen.risk.name,
-                flags=list(screen.flags),
-            )
-            session.add(alert)
-            await session.flush()
-            await queue_alert_notification(session, alert.id)
         if message.patient_id is not None:
+            await _screen_transcript(session, message, organization, message.patient_id)
             day = local_day(message.created_at, organization.timezone)
             await queue_analysis(session, settings, message.patient_id, day.isoformat())
         await _audit(session, message, organization, outcome="done")
         log.info("whatsapp.transcribed", message_id=str(message.id))
         return "done"
+
+
+async def _screen_transcript(
+    session: AsyncSession, message: MessageLog, organization: Organization, patient_id: uuid.UUID
+) -> None:
+    """The transcript can only raise the message's stored risk (max of caption and voice);
+    an alert is raised when it goes higher than what was already alerted."""
+    from kura.monitoring.service import raise_screen_alert, screen_with_context
+
+    screen = await screen_with_context(session, patient_id, message.text, exclude=message.id)
+    before = Risk[message.screen_risk]
+    message.screen_level = max(message.screen_level, screen.level)
+    message.screen_risk = max(before, screen.risk).name
+    message.screen_flags = sorted(set(message.screen_flags) | set(screen.flags))
+    if screen.needs_alert and screen.risk > before:
+        await raise_screen_alert(
+            session, organization_id=organization.id, patient_id=patient_id,
+            message_id=message.id, screen=screen,
+        )  # fmt: skip
 
 
 async def _audit(

@@ -31,7 +31,7 @@ def normalize_phone(value: str | None) -> str | None:
 
 
 Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]
-Language = Literal["es", "en"]
+Language = Literal["es", "en", "ca"]
 
 
 class PatientCreate(BaseModel):

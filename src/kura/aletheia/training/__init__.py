@@ -1,0 +1,1 @@
+"""Building the screen's classifier from the labelled corpus (needs the dev extras)."""

@@ -136,10 +136,29 @@ def measure() -> list[str]:
                 "org_name": "WA",
             },
         ).json()["access_token"]
-        httpx.post(
+        auth = {"Authorization": f"Bearer {token}"}
+        patient = httpx.post(
             f"{base}/api/v1/patients",
-            headers={"Authorization": f"Bearer {token}"},
+            headers=auth,
             json={"full_name": "Paciente", "phone": PHONE, "monitoring_consent": True},
+        ).json()
+        code = httpx.post(
+            f"{base}/api/v1/patients/{patient['id']}/monitoring/enrollment", headers=auth
+        ).json()["code"]
+        enroll = {
+            "MessageSid": "SM" + "9" * 32,
+            "From": f"whatsapp:{PHONE}",
+            "To": f"whatsapp:{SHARED}",
+            "Body": code,
+        }
+        httpx.post(
+            f"{base}/api/v1/webhooks/whatsapp",
+            data=enroll,
+            headers={
+                "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(
+                    f"{PUBLIC}/api/v1/webhooks/whatsapp", enroll
+                )
+            },
         ).raise_for_status()
         for n in range(ROUNDS):
             ours = _p95(

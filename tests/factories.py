@@ -62,12 +62,21 @@ async def make_staff(
     return Member(user, organization, issued.access_token)
 
 
+TEST_WHATSAPP_NUMBER = "+34911000000"  # the shared number the webhook tests write to
+
+
 async def make_patient(
     session: AsyncSession, organization: Organization, **fields: object
 ) -> Patient:
     n = next(_counter)
     values: dict[str, object] = {"full_name": f"Paciente {n}", "phone": f"+3460000{n:04d}"}
     values.update(fields)
+    if values.get("monitoring_consent"):
+        # An enrolled patient, as if they had sent their code from their phone (the webhook
+        # path itself is tested in test_enrollment.py).
+        values.setdefault("monitoring_status", "active")
+        values.setdefault("monitoring_phone", values["phone"])
+        values.setdefault("monitoring_number", TEST_WHATSAPP_NUMBER)
     patient = Patient(organization_id=organization.id, **values)
     session.add(patient)
     await session.flush()

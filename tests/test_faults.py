@@ -48,12 +48,33 @@ def test_concurrent_redeliveries_have_one_effect(tmp_path: Path) -> None:
                     "org_name": "F",
                 },
             ).json()["access_token"]
-            httpx.post(
+            auth = {"Authorization": f"Bearer {token}"}
+            patient = httpx.post(
                 f"{base}/api/v1/patients",
-                headers={"Authorization": f"Bearer {token}"},
+                headers=auth,
                 json={"full_name": "P", "phone": "+34612999000", "monitoring_consent": True},
-            ).raise_for_status()
+            ).json()
+            code = httpx.post(
+                f"{base}/api/v1/patients/{patient['id']}/monitoring/enrollment", headers=auth
+            ).json()["code"]
             path = "/api/v1/webhooks/whatsapp"
+            enroll = {
+                "MessageSid": "SM" + "6" * 32,
+                "From": "whatsapp:+34612999000",
+                "To": f"whatsapp:{NUMBER}",
+                "Body": code,
+                "NumMedia": "0",
+            }
+            httpx.post(
+                f"{base}{path}",
+                content=urlencode(enroll),
+                headers={
+                    "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(
+                        f"{base}{path}", enroll
+                    ),
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            ).raise_for_status()
             params = {
                 "MessageSid": "SM" + "7" * 32,
                 "From": "whatsapp:+34612999000",

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from kura.app import create_app
 from kura.config import Settings
 from kura.db.engine import Database
-from kura.monitoring.models import Direction, MessageLog, RiskAlert, Routing
+from kura.monitoring.models import Direction, MessageLog, RiskAlert
 from kura.orgs.models import Organization
 from tests.factories import Member, make_owner, make_patient
 
@@ -150,7 +150,7 @@ async def test_a_risky_message_gets_a_safety_reply_an_alert_and_queued_work(
     response = await send(wa, message("Ya no puedo más, quiero morirme"))
     assert response.status_code == 200
     assert "024" in response.text and "112" in response.text
-    assert "terapeuta" in response.text
+    assert "Tu terapeuta recibirá un aviso" in response.text  # what happens, no more
     alert = await session.scalar(select(RiskAlert))
     assert alert is not None and alert.risk == "HIGH" and "suicidal_ideation" in alert.flags
     assert alert.acknowledged_at is None
@@ -175,53 +175,72 @@ async def test_a_risky_message_gets_a_safety_reply_an_alert_and_queued_work(
     assert await _count(session, MessageLog.direction == Direction.OUTBOUND) >= 1
 
 
-async def test_unknown_senders_get_nothing_and_leave_nothing(
+async def test_unknown_senders_leave_nothing_but_are_never_left_alone(
     wa: AsyncClient, session: AsyncSession, consenting: Any
 ) -> None:
-    response = await send(wa, message("quiero morirme", sender="+34699999999"))
-    assert response.status_code == 200 and "<Message>" not in response.text
+    ordinary = await send(wa, message("hola, ¿es la consulta?", sender="+34699999999"))
+    assert ordinary.status_code == 200 and "código" in ordinary.text and "112" in ordinary.text
+    # A stranger (a patient's new phone) in crisis gets the emergency numbers at once…
+    crisis = await send(wa, message("esta noche me voy a matar", sender="+34699999999"))
+    assert "<Message>" in crisis.text and "112" in crisis.text and "024" in crisis.text
+    assert "no puede hacer llegar tu mensaje" in crisis.text  # no false promise of an alert
+    # …from their own country: a UK number is answered in English with the UK's lines.
+    uk = await send(wa, message("I took all my pills an hour ago", sender="+447400123456"))
+    assert "999" in uk.text and "116 123" in uk.text and "Call 999 now" in uk.text
+    # A sender whose number cannot even be parsed is screened too.
+    odd = await send(wa, message("quiero morirme", sender="12"))
+    assert "112" in odd.text
+    # Nothing of any of it is stored, and no practice is alerted.
     assert await _count(session) == 0
-
-
-async def test_without_consent_only_metadata_is_kept_and_nothing_is_analysed(
-    wa: AsyncClient, session: AsyncSession, owner: Member
-) -> None:
-    await make_patient(session, owner.organization, phone=PATIENT_PHONE, monitoring_consent=False)
-    response = await send(wa, message("quiero morirme"))
-    assert "112" in response.text  # the acknowledgement always carries the emergency numbers
-    stored = await session.scalar(
-        select(MessageLog).where(MessageLog.direction == Direction.INBOUND)
-    )
-    assert stored is not None and stored.routing == Routing.NO_CONSENT
-    assert stored.body is None and stored.screen_flags == []
     assert await session.scalar(select(func.count()).select_from(RiskAlert)) == 0
 
 
-async def test_a_phone_in_two_practices_on_the_shared_number_is_never_leaked(
+async def test_an_unenrolled_patient_leaves_nothing_but_gets_the_numbers(
+    wa: AsyncClient, session: AsyncSession, owner: Member
+) -> None:
+    await make_patient(session, owner.organization, phone=PATIENT_PHONE, monitoring_consent=False)
+    first = await send(wa, message("hola, ¿qué tal?"))
+    assert "112" in first.text  # every reply carries the emergency numbers
+    crisis = await send(wa, message("quiero morirme"))
+    assert "024" in crisis.text and "Gracias por contármelo" in crisis.text
+    # Nothing of an unenrolled patient's messages is stored or alerted.
+    assert await _count(session) == 0
+    assert await session.scalar(select(func.count()).select_from(RiskAlert)) == 0
+
+
+async def test_another_practices_record_of_the_phone_changes_nothing(
     wa: AsyncClient, session: AsyncSession, settings: Settings, consenting: Any
 ) -> None:
     other = await make_owner(session, settings)
-    await make_patient(session, other.organization, phone=PATIENT_PHONE, monitoring_consent=True)
-    response = await send(wa, message("quiero hablar con mi terapeuta"))
-    assert response.status_code == 200
-    assert "directamente a tu terapeuta" in response.text
+    for _ in range(3):  # records with the same phone, even with consent ticked by staff
+        await make_patient(
+            session,
+            other.organization,
+            phone=PATIENT_PHONE,
+            monitoring_consent=True,
+            monitoring_status="none",
+        )
+        other = await make_owner(session, settings)
+    response = await send(wa, message("Ya no puedo más, quiero morirme"))
+    assert "Tu terapeuta recibirá un aviso" in response.text
     stored = await session.scalar(
         select(MessageLog).where(MessageLog.direction == Direction.INBOUND)
     )
-    assert stored is not None and stored.routing == Routing.AMBIGUOUS
-    assert stored.organization_id is None and stored.patient_id is None and stored.body is None
+    assert stored is not None and stored.patient_id == consenting.id
+    alerts = list(await session.scalars(select(RiskAlert)))
+    assert [a.organization_id for a in alerts] == [consenting.organization_id]
 
 
-async def test_a_practice_number_routes_only_to_that_practice(
+async def test_a_number_routes_only_the_patients_enrolled_on_it(
     wa: AsyncClient, session: AsyncSession, settings: Settings, consenting: Any
 ) -> None:
     other = await make_owner(session, settings)
     organization = await session.get_one(Organization, other.organization.id)
     organization.whatsapp_number = "+34911222333"
     await session.flush()
-    # The sender is a patient of the first practice only: the second one's number knows nothing.
+    # Enrolled on the shared number only: the second practice's number routes nothing of it.
     response = await send(wa, message("hola", to="+34911222333"))
-    assert "<Message>" not in response.text
+    assert "código" in response.text and "112" in response.text  # how to enroll, no content
     assert await _count(session) == 0
 
 

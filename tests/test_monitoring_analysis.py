@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -26,10 +27,11 @@ from kura.monitoring.analysis import run_analysis
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.monitoring.notify import send_alert_emails
 from kura.monitoring.service import Inbound, handle_inbound, local_day
-from kura.users.models import Role
-from tests.factories import Member, make_patient, make_staff
+from kura.users.models import Role, User
+from tests.factories import Member, make_owner, make_patient, make_staff
 
 PHONE = "+34612000111"
+SHARED = "+34911000000"
 
 
 async def _inbound(session: AsyncSession, settings: Settings, body: str, n: int) -> Any:
@@ -235,24 +237,51 @@ async def test_clinical_reads_are_for_clinicians_and_audited(
     } <= actions
 
 
-async def test_practice_settings_route_its_own_number(
-    client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
+async def test_a_practice_sets_its_texts_but_only_an_operator_assigns_its_number(
+    app: FastAPI, client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
 ) -> None:
+    app.state.settings = settings.model_copy(update={"twilio_whatsapp_number": SHARED})
     response = await client.patch(
         "/api/v1/monitoring/settings",
         headers=owner.headers,
-        json={"whatsapp_number": "911 222 333", "crisis_resources": "Llama al 112 o al 024."},
+        json={"crisis_resources": "Mi móvil de guardia: 600 000 000."},
     )
-    assert response.status_code == 200
-    assert response.json()["whatsapp_number"] == "+34911222333"
+    assert response.status_code == 200 and response.json()["whatsapp_number"] is None
+    # A practice cannot choose a number (it could take over the shared one or another's).
+    grab = await client.patch(
+        "/api/v1/monitoring/settings", headers=owner.headers, json={"whatsapp_number": SHARED}
+    )
+    assert grab.status_code == 422
     therapist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
     assert (
         await client.get("/api/v1/monitoring/settings", headers=therapist.headers)
     ).status_code == 403
-    bad = await client.patch(
-        "/api/v1/monitoring/settings", headers=owner.headers, json={"whatsapp_number": "12"}
+    path = f"/api/v1/admin/organizations/{owner.organization.id}"
+    assert (
+        await client.patch(path, headers=owner.headers, json={"whatsapp_number": "911222333"})
+    ).status_code == 403
+    operator = await make_owner(session, settings)
+    (await session.get_one(User, operator.user.id)).is_superuser = True
+    await session.flush()
+    assigned = await client.patch(
+        path, headers=operator.headers, json={"whatsapp_number": "911 222 333"}
     )
+    assert assigned.status_code == 200 and assigned.json()["whatsapp_number"] == "+34911222333"
+    shared = await client.patch(path, headers=operator.headers, json={"whatsapp_number": SHARED})
+    assert shared.status_code == 409 and "shared" in shared.json()["detail"]
+    other = await make_owner(session, settings)
+    taken = await client.patch(
+        f"/api/v1/admin/organizations/{other.organization.id}",
+        headers=operator.headers,
+        json={"whatsapp_number": "+34911222333"},
+    )
+    assert taken.status_code == 409
+    bad = await client.patch(path, headers=operator.headers, json={"whatsapp_number": "12"})
     assert bad.status_code == 422
+    audited = await session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "organization.whatsapp_number_assigned")
+    )
+    assert audited is not None
 
 
 async def test_analysis_ignores_patients_without_consent(
@@ -294,3 +323,33 @@ async def test_a_days_analyses_only_add_flags_never_contradict_and_never_repeat_
     await run_analysis(database, gemini, patient.id, day)
     again = list(await session.scalars(select(RiskAlert).where(RiskAlert.source == "analysis")))
     assert len(again) == 1
+
+
+async def test_open_alerts_never_age_out_of_the_list(
+    client: AsyncClient, session: AsyncSession, owner: Member, monitored: Any
+) -> None:
+    from datetime import timedelta
+
+    patient, _ = monitored
+    old = RiskAlert(
+        organization_id=owner.organization.id,
+        patient_id=patient.id,
+        source="screen",
+        risk="CRITICAL",
+        created_at=utcnow() - timedelta(days=20),
+    )
+    seen = RiskAlert(
+        organization_id=owner.organization.id,
+        patient_id=patient.id,
+        source="screen",
+        risk="HIGH",
+        acknowledged_at=utcnow(),
+    )
+    session.add_all([old, seen])
+    await session.flush()
+    recent = await client.get("/api/v1/monitoring/risk-alerts", headers=owner.headers)
+    assert [a["id"] for a in recent.json()] == [str(seen.id)]
+    opened = await client.get("/api/v1/monitoring/risk-alerts?status=open", headers=owner.headers)
+    assert [a["id"] for a in opened.json()] == [str(old.id)]
+    bad = await client.get("/api/v1/monitoring/risk-alerts?status=closed", headers=owner.headers)
+    assert bad.status_code == 422

@@ -25,6 +25,7 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("patch", "/api/v1/notes/{note_id}"): {"content": "Cambiada"},
     ("patch", "/api/v1/staff/{user_id}"): {"role": "ASSISTANT"},
     ("patch", "/api/v1/admin/users/{user_id}"): {"is_superuser": True},
+    ("patch", "/api/v1/admin/organizations/{organization_id}"): {"whatsapp_number": None},
     ("patch", "/api/v1/monitoring/settings"): {"monitoring_ack_message": "Hola"},
     ("patch", "/api/v1/services/{service_id}"): {"name": "Otro"},
     ("patch", "/api/v1/bookings/{booking_id}"): {"status": "CANCELLED"},
@@ -32,6 +33,7 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
 # Platform routes act across organizations by design; for non-superusers they answer 403.
 PLATFORM_ROUTES = {
     "/api/v1/admin/users/{user_id}",
+    "/api/v1/admin/organizations/{organization_id}",
     "/api/v1/admin/backups/{filename}/download",
     "/api/v1/admin/backups/{filename}",
 }
@@ -94,6 +96,7 @@ async def test_every_id_route_hides_other_organizations(
         "patient_id": patient.id,
         "note_id": note.id,
         "user_id": victim_staff.user.id,
+        "organization_id": victim.organization.id,
         "filename": "backup_2026-01-01_00-00.sql.gz",
     }
     intruder = await make_owner(session, settings)

@@ -125,6 +125,7 @@ def _api_routers() -> list[APIRouter]:
     from kura.monitoring.endpoints import router as monitoring
     from kura.monitoring.webhook import router as webhooks
     from kura.ops.status import router as status
+    from kura.orgs.admin_endpoints import router as organizations_admin
     from kura.patients.endpoints import router as patients
     from kura.payments.endpoints import router as payments
     from kura.users.endpoints import router as users
@@ -142,6 +143,7 @@ def _api_routers() -> list[APIRouter]:
         audit,
         backups,
         status,
+        organizations_admin,
     ]
 
 

@@ -95,12 +95,13 @@ class CrisisClassifier:
         self.class_coef = spec["category"]["coef"]
         self.class_intercept = spec["category"]["intercept"]
 
-    def predict(self, text: str, *, use_encoder: bool = True) -> Prediction:
-        """`use_encoder=False` lets the n-gram head skip the encoder below the gate."""
+    def predict(self, text: str, *, use_encoder: bool = True, cheap: bool = False) -> Prediction:
+        """`use_encoder=False` lets the n-gram head skip the encoder below the gate; `cheap`
+        never runs it (the n-gram head alone at its own threshold)."""
         ngram = self.ngram.probability(text)
-        if self.encoder is None:
+        if self.encoder is None or cheap:
             crisis = ngram >= self.ngram_threshold
-            return Prediction(ngram, crisis, None, False, degraded=True)
+            return Prediction(ngram, crisis, None, False, degraded=self.encoder is None)
         if ngram < self.encoder_gate and not use_encoder:
             return Prediction(ngram / 2, False, None, False, degraded=False)
         vector = self.encoder.embed(text)

@@ -35,11 +35,14 @@ class ScreenResult:
         return self.category or LEVEL_NAMES.get(self.level, "none")
 
 
-def screen_text(text: str, model: CrisisClassifier | None = None) -> ScreenResult:
-    """One text, rules and classifier (the shipped one unless `model` is given)."""
+def screen_text(
+    text: str, model: CrisisClassifier | None = None, *, cheap: bool = False
+) -> ScreenResult:
+    """One text, rules and classifier (the shipped one unless `model` is given); `cheap`
+    leaves the sentence encoder out (the conversation pass: bounded cost per message)."""
     rules = screen_rules(text)
     # Whatever the rules noticed is always read by the encoder too.
-    prediction = (model or classifier()).predict(text, use_encoder=bool(rules.flags))
+    prediction = (model or classifier()).predict(text, use_encoder=bool(rules.flags), cheap=cheap)
     flags = {flag.value for flag in rules.flags}
     risk, level, category = rules.risk, rules.level, rules.category
     if prediction.crisis:
@@ -67,9 +70,9 @@ def screen_message(
     three messages is a plan."""
     own = screen_text(text[:5000]) if text else ScreenResult()
     earlier = [c for c in context if c][-CONTEXT_MESSAGES:]
-    if not earlier or not text:
-        return own
-    together = screen_text("\n".join([*earlier, text])[-5000:])
+    if not earlier or not text or max(own.risk, context_risk) == Risk.CRITICAL:
+        return own  # nothing to join, or nothing higher to reach
+    together = screen_text("\n".join([*earlier, text])[-5000:], cheap=True)
     if together.risk <= max(own.risk, context_risk):
         return own
     flags = sorted({*own.flags, *together.flags, Flag.CONTEXT.value})

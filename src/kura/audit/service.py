@@ -50,6 +50,11 @@ class AuditAction(StrEnum):
     MONITORING_ANALYSES_VIEWED = "monitoring.analyses_viewed"
     RISK_ALERT_ACKNOWLEDGED = "monitoring.alert_acknowledged"
     MONITORING_SETTINGS_UPDATED = "monitoring.settings_updated"
+    ORGANIZATION_NUMBER_ASSIGNED = "organization.whatsapp_number_assigned"
+    MONITORING_ENROLLMENT_CREATED = "monitoring.enrollment_created"
+    MONITORING_ENROLLED = "monitoring.enrolled"
+    MONITORING_BINDING_MOVED = "monitoring.binding_moved"
+    MONITORING_WITHDRAWN = "monitoring.withdrawn"
 
 
 # Built once: a Core INSERT with parameters, because audit rows are written on every audited

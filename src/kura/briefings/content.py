@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kura.auth.sessions import Authenticated
 from kura.bookings.models import Booking, BookingStatus
 from kura.db.base import utcnow
-from kura.monitoring.models import RiskAlert
+from kura.monitoring.repository import open_alerts
 from kura.patients.models import Patient
 from kura.payments.models import Payment, PaymentKind, PaymentStatus
 from kura.users.models import Role
@@ -48,17 +48,14 @@ def local_today(timezone: str, now: datetime) -> date:
 async def gather_facts(session: AsyncSession, auth: Authenticated, day: date) -> BriefingFacts:
     user, organization = auth.user, auth.organization
     language = user.locale or organization.locale or "es"
-    open_alerts = await session.execute(
-        select(Patient.full_name, func.count(RiskAlert.id))
-        .join(Patient, Patient.id == RiskAlert.patient_id)
-        .where(
-            RiskAlert.organization_id == organization.id,
-            RiskAlert.acknowledged_at.is_(None),
-        )
+    unacknowledged = open_alerts(organization.id).subquery()
+    open_rows = await session.execute(
+        select(Patient.full_name, func.count(unacknowledged.c.id))
+        .join(Patient, Patient.id == unacknowledged.c.patient_id)
         .group_by(Patient.full_name)
-        .order_by(func.max(RiskAlert.created_at).desc())
+        .order_by(func.max(unacknowledged.c.created_at).desc())
     )
-    rows = open_alerts.all()
+    rows = open_rows.all()
     alert_count = sum(int(count) for _, count in rows)
     appointments, first = await _agenda(session, auth, day)
     return BriefingFacts(

@@ -5,26 +5,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import ClinicalStaff, Owner
 from kura.auth.sessions import Authenticated
+from kura.config import Settings
 from kura.db.base import utcnow
 from kura.db.session import DbSession
-from kura.errors import Conflict, NotFound
+from kura.errors import NotFound
 from kura.handlers import Responses
+from kura.monitoring.enrollment import create_enrollment, withdraw
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
+from kura.monitoring.repository import open_alerts, recent_alerts
 from kura.monitoring.schemas import (
     AnalysisRead,
+    EnrollmentRead,
     MessageRead,
     MonitoringSettings,
     MonitoringSettingsUpdate,
     RiskAlertRead,
+    WithdrawalRead,
 )
 from kura.orgs.models import Organization
 from kura.patients.repository import get_readable as get_patient
@@ -61,16 +65,19 @@ async def list_risk_alerts(
     auth: ClinicalStaff,
     session: DbSession,
     hours: Annotated[int, Query(ge=1, le=168)] = 24,
+    status: Annotated[
+        Literal["open", "recent"],
+        Query(description="open: every unacknowledged alert, whatever its age (hours ignored)"),
+    ] = "recent",
 ) -> list[RiskAlert]:
-    """Risk alerts of your practice in the last `hours` (acknowledged ones included)."""
-    since = utcnow() - timedelta(hours=hours)
-    rows = await session.scalars(
-        select(RiskAlert)
-        .where(
-            RiskAlert.organization_id == auth.user.organization_id, RiskAlert.created_at >= since
-        )
-        .order_by(RiskAlert.created_at.desc())
+    """Your practice's risk alerts: every open one, or all of the last `hours`."""
+    organization_id = auth.user.organization_id
+    statement = (
+        open_alerts(organization_id)
+        if status == "open"
+        else recent_alerts(organization_id, utcnow() - timedelta(hours=hours))
     )
+    rows = await session.scalars(statement.order_by(RiskAlert.created_at.desc()))
     return list(rows)
 
 
@@ -161,16 +168,13 @@ async def get_monitoring_settings(auth: Owner) -> Organization:
 async def update_monitoring_settings(
     body: MonitoringSettingsUpdate, auth: Owner, request: Request, session: DbSession
 ) -> Organization:
-    """Set your practice's own WhatsApp number, acknowledgement and crisis-resources texts."""
+    """Set your practice's acknowledgement and crisis-resources texts (added to the emergency
+    numbers, never in their place). The WhatsApp number is assigned by a platform operator."""
     organization = await session.get_one(Organization, auth.organization.id)
     changes = body.model_dump(exclude_unset=True)
     for field, value in changes.items():
         setattr(organization, field, value or None)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("Another practice already uses this WhatsApp number.") from None
+    await session.flush()
     await _audit(
         session,
         auth,
@@ -180,3 +184,45 @@ async def update_monitoring_settings(
         "organization",
     )
     return organization
+
+
+@router.post(
+    "/patients/{patient_id}/monitoring/enrollment",
+    response_model=EnrollmentRead,
+    status_code=201,
+    responses={**CLINICAL, 409: {"description": "The patient has no phone on record"}},
+)
+async def create_monitoring_enrollment(
+    patient_id: uuid.UUID, auth: ClinicalStaff, request: Request, session: DbSession
+) -> EnrollmentRead:
+    """A single-use code (7 days) the patient sends from their phone to start monitoring."""
+    patient = await get_patient(session, auth, patient_id)
+    settings: Settings = request.app.state.settings
+    created = await create_enrollment(
+        session,
+        patient=patient,
+        organization=auth.organization,
+        created_by_id=auth.user.id,
+        shared_number=settings.twilio_whatsapp_number,
+    )
+    await _audit(session, auth, request, AuditAction.MONITORING_ENROLLMENT_CREATED, patient.id)
+    return EnrollmentRead(
+        code=created.code,
+        expires_at=created.expires_at,
+        whatsapp_url=created.whatsapp_url,
+        monitoring_status=patient.monitoring_status,
+    )
+
+
+@router.delete(
+    "/patients/{patient_id}/monitoring/enrollment",
+    response_model=WithdrawalRead,
+    responses=CLINICAL,
+)
+async def revoke_monitoring_enrollment(
+    patient_id: uuid.UUID, auth: ClinicalStaff, request: Request, session: DbSession
+) -> WithdrawalRead:
+    """Stop monitoring this patient and purge the stored message texts and analyses."""
+    patient = await get_patient(session, auth, patient_id)
+    purged = await withdraw(session, patient, actor_id=auth.user.id, by="staff")
+    return WithdrawalRead(monitoring_status=patient.monitoring_status, messages_purged=purged)

@@ -105,3 +105,23 @@ class DailyConversationAnalysis(UUIDPrimaryKey, Timestamps, Base):
     message_count: Mapped[int]
     generation_method: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+
+class MonitoringEnrollment(UUIDPrimaryKey, Base):
+    """A single-use code a patient sends from their phone to start monitoring."""
+
+    __tablename__ = "monitoring_enrollment"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256: no code in clear
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

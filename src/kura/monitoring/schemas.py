@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
-from kura.patients.schemas import normalize_phone
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RiskAlertRead(BaseModel):
@@ -64,10 +61,21 @@ class MonitoringSettings(BaseModel):
 
 
 class MonitoringSettingsUpdate(BaseModel):
+    """The practice's texts. Its WhatsApp number is assigned by a platform operator."""
+
     model_config = ConfigDict(extra="forbid")
 
-    whatsapp_number: (
-        Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)] | None
-    ) = None
     monitoring_ack_message: str | None = Field(default=None, max_length=500)
     crisis_resources: str | None = Field(default=None, max_length=500)
+
+
+class EnrollmentRead(BaseModel):
+    code: str = Field(description="Single-use; the patient sends it from their phone")
+    expires_at: datetime
+    whatsapp_url: str | None = Field(description="wa.me link with the code filled in")
+    monitoring_status: str
+
+
+class WithdrawalRead(BaseModel):
+    monitoring_status: str
+    messages_purged: int

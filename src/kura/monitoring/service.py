@@ -18,6 +18,7 @@ from kura.config import Settings, secret_value
 from kura.db.base import utcnow
 from kura.logging import get_logger
 from kura.monitoring import replies
+from kura.monitoring.enrollment import Status, find_code, is_withdrawal
 from kura.monitoring.models import Direction, MessageLog, RiskAlert, Routing
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
@@ -65,10 +66,15 @@ _OWN_NUMBER = (
     .where(Organization.whatsapp_number == bindparam("to_number"))
     .scalar_subquery()
 )
-_CANDIDATES = (
-    select(Patient, Organization, _OWN_NUMBER)
+# Routing is proof, not data entry: only the patient whose enrollment this phone confirmed.
+_BOUND = (
+    select(Patient, Organization)
     .join(Organization, Organization.id == Patient.organization_id)
-    .where(Patient.phone == bindparam("from_number"))
+    .where(
+        Patient.monitoring_status == Status.ACTIVE,
+        Patient.monitoring_phone == bindparam("from_number"),
+        Patient.monitoring_number == bindparam("to_number"),
+    )
 )
 _INSERT_ONCE = (
     insert(MessageLog)
@@ -108,26 +114,12 @@ async def _previous(session: AsyncSession, sid: str) -> tuple[bool, str | None]:
     return (row is not None, row[1] if row else None)
 
 
-async def _candidates(
-    session: AsyncSession, settings: Settings, inbound: Inbound
-) -> tuple[list[tuple[Patient, Organization]], bool]:
-    """Patients this sender could be, and whether the number is one of ours (one query)."""
-    rows = (
-        await session.execute(
-            _CANDIDATES, {"from_number": inbound.from_number, "to_number": inbound.to_number}
-        )
-    ).all()
-    own_id = (
-        rows[0][2]
-        if rows
-        else await session.scalar(select(_OWN_NUMBER), {"to_number": inbound.to_number})
-    )
-    if own_id is not None:  # the practice's own number: only its patients
-        return [(p, o) for p, o, _ in rows if o.id == own_id], True
+async def is_our_number(session: AsyncSession, settings: Settings, to_number: str) -> bool:
+    """The platform's shared number or a practice's own (any number when none is set: dev)."""
     shared = settings.twilio_whatsapp_number
-    if shared and _digits(shared) != _digits(inbound.to_number):
-        return [], False  # not one of our numbers
-    return [(p, o) for p, o, _ in rows], True
+    if not shared or _digits(shared) == _digits(to_number):
+        return True
+    return await session.scalar(select(_OWN_NUMBER), {"to_number": to_number}) is not None
 
 
 def _digits(number: str) -> str:
@@ -135,27 +127,52 @@ def _digits(number: str) -> str:
 
 
 async def handle_inbound(session: AsyncSession, settings: Settings, inbound: Inbound) -> Outcome:
+    from kura.monitoring import unrouted
+
     stored, previous = await _previous(session, inbound.sid)
     if stored:
         return Outcome(reply=previous)
-    candidates, ours = await _candidates(session, settings, inbound)
-    if not ours or not candidates:
-        # Unknown sender (or not our number): nothing is stored, nothing is said.
-        log.info("whatsapp.unknown_sender", sid=inbound.sid)
-        return Outcome(reply=None)
-    if len(candidates) > 1:
-        return await _ambiguous(session, inbound)
-    patient, organization = candidates[0]
-    if not patient.monitoring_consent:
-        return await _without_consent(session, settings, inbound, patient, organization)
-    return await _monitored(session, settings, inbound, patient, organization)
+    if not await is_our_number(session, settings, inbound.to_number):
+        return await answer_unknown_sender(inbound)
+    code = find_code(inbound.body)
+    if code is not None:
+        return await unrouted.answer_enrollment(session, settings, inbound, code)
+    bound = (
+        await session.execute(
+            _BOUND, {"from_number": inbound.from_number, "to_number": inbound.to_number}
+        )
+    ).first()
+    if bound is None:
+        return await unrouted.answer_not_enrolled(inbound)
+    patient, organization = bound
+    if is_withdrawal(inbound.body):
+        return await unrouted.answer_withdrawal(session, inbound, patient)
+    return await monitored(session, settings, inbound, patient, organization)
 
 
-async def _already_stored(session: AsyncSession, sid: str) -> bool:
-    return (
-        await session.scalar(select(MessageLog.id).where(MessageLog.provider_sid == sid))
-        is not None
+async def screen_unrouted(inbound: Inbound, reason: str) -> ScreenResult:
+    """Screened in memory only: nothing of the text is kept where nobody consented. The
+    operator sees a content-free event when such a message was at risk."""
+    screen = await asyncio.to_thread(screen_message, inbound.body)
+    if screen.needs_alert:
+        log.warning("whatsapp.unrouted_at_risk", reason=reason, risk=screen.risk.name)
+    return screen
+
+
+def safety_for_unrouted(inbound: Inbound, screen: ScreenResult, language: str | None) -> str:
+    return replies.safety_reply(
+        language, country=replies.country_of(inbound.from_number), risk=screen.risk, alerted=False
     )
+
+
+async def answer_unknown_sender(inbound: Inbound) -> Outcome:
+    """Not a patient we can route to (a new phone, a stranger): nothing is stored, but a
+    message at risk gets the safety reply with their country's emergency numbers."""
+    log.info("whatsapp.unknown_sender", sid=inbound.sid)
+    screen = await screen_unrouted(inbound, "unknown_sender")
+    if not screen.needs_alert:
+        return Outcome(reply=None)
+    return Outcome(reply=safety_for_unrouted(inbound, screen, None), screen=screen)
 
 
 def _row(**values: object) -> dict[str, object]:
@@ -168,13 +185,13 @@ def _row(**values: object) -> dict[str, object]:
     return row
 
 
-async def _store(session: AsyncSession, **values: object) -> uuid.UUID | None:
+async def store_once(session: AsyncSession, **values: object) -> uuid.UUID | None:
     """Insert once per MessageSid; None when a concurrent delivery got there first."""
     stored: uuid.UUID | None = await session.scalar(_INSERT_ONCE, _row(**values))
     return stored
 
 
-async def _reply(
+async def store_reply(
     session: AsyncSession, inbound: Inbound, inbound_id: uuid.UUID, text: str, **values: object
 ) -> None:
     await session.execute(
@@ -190,78 +207,20 @@ async def _reply(
     )
 
 
-async def _ambiguous(session: AsyncSession, inbound: Inbound) -> Outcome:
-    """Several practices have this phone: no content is kept and none is shown to anyone;
-    the patient is asked to write to their therapist (with the emergency numbers)."""
-    stored = await _store(
-        session,
-        direction=Direction.INBOUND,
-        routing=Routing.AMBIGUOUS,
-        provider_sid=inbound.sid,
-        from_number=inbound.from_number,
-        to_number=inbound.to_number,
-    )
-    if stored is None:
-        return Outcome(reply=await previous_reply(session, inbound.sid))
-    text = replies.ambiguous_sender_reply()
-    await _reply(session, inbound, stored, text, routing=Routing.AMBIGUOUS)
-    log.warning("whatsapp.ambiguous_sender", message_id=str(stored))
-    return Outcome(reply=text, message_id=stored)
-
-
-async def _recently_answered(session: AsyncSession, settings: Settings, phone: str) -> bool:
+async def recently_answered(session: AsyncSession, settings: Settings, phone: str) -> bool:
     since = utcnow() - timedelta(hours=settings.monitoring_ack_window_hours)
     found = await session.scalar(_RECENT_REPLY, {"phone": phone, "since": since})
     return found is not None
 
 
-async def _without_consent(
+async def monitored(
     session: AsyncSession,
     settings: Settings,
     inbound: Inbound,
     patient: Patient,
     organization: Organization,
-) -> Outcome:
-    """No monitoring consent: the message is not stored or analysed, only that it arrived.
-    The acknowledgement always carries the emergency numbers."""
-    stored = await _store(
-        session,
-        organization_id=organization.id,
-        patient_id=patient.id,
-        direction=Direction.INBOUND,
-        routing=Routing.NO_CONSENT,
-        provider_sid=inbound.sid,
-        from_number=inbound.from_number,
-        to_number=inbound.to_number,
-        media_content_type=inbound.media_content_type,
-    )
-    if stored is None:
-        return Outcome(reply=await previous_reply(session, inbound.sid))
-    if await _recently_answered(session, settings, inbound.from_number):
-        return Outcome(reply=None, message_id=stored)
-    text = replies.acknowledgement(
-        patient.language,
-        custom=organization.monitoring_ack_message,
-        resources=organization.crisis_resources,
-    )
-    await _reply(
-        session,
-        inbound,
-        stored,
-        text,
-        routing=Routing.NO_CONSENT,
-        organization_id=organization.id,
-        patient_id=patient.id,
-    )
-    return Outcome(reply=text, message_id=stored)
-
-
-async def _monitored(
-    session: AsyncSession,
-    settings: Settings,
-    inbound: Inbound,
-    patient: Patient,
-    organization: Organization,
+    *,
+    enrolled: bool = False,
 ) -> Outcome:
     from kura.monitoring.tasks import queue_analysis, queue_transcription
 
@@ -270,7 +229,7 @@ async def _monitored(
     transcription = None
     if voice_note:
         transcription = "pending" if secret_value(settings.openai_api_key) else "unavailable"
-    stored = await _store(
+    stored = await store_once(
         session,
         organization_id=organization.id,
         patient_id=patient.id,
@@ -303,18 +262,24 @@ async def _monitored(
             screen=screen,
         )  # fmt: skip
         text: str | None = replies.safety_reply(
-            patient.language, resources=organization.crisis_resources
+            patient.language,
+            country=replies.country_of(inbound.from_number),
+            risk=screen.risk,
+            resources=organization.crisis_resources,
         )
-    elif await _recently_answered(session, settings, inbound.from_number):
+    elif enrolled:
+        text = replies.enrolled(patient.language, country=replies.country_of(inbound.from_number))
+    elif await recently_answered(session, settings, inbound.from_number):
         text = None
     else:
         text = replies.acknowledgement(
             patient.language,
+            country=replies.country_of(inbound.from_number),
             custom=organization.monitoring_ack_message,
             resources=organization.crisis_resources,
         )
     if text is not None:
-        await _reply(session, inbound, stored, text, **values)
+        await store_reply(session, inbound, stored, text, **values)
     day = local_day(utcnow(), organization.timezone)
     await queue_analysis(session, settings, patient.id, day.isoformat())
     return Outcome(reply=text, message_id=stored, alert_id=alert_id, screen=screen)

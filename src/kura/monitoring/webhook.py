@@ -15,7 +15,7 @@ from kura.db.session import DbSession
 from kura.errors import BadRequest, Forbidden, KuraError, ServiceUnavailable
 from kura.handlers import Responses
 from kura.logging import get_logger
-from kura.monitoring.service import Inbound, handle_inbound
+from kura.monitoring.service import Inbound, answer_unknown_sender, handle_inbound
 from kura.monitoring.transcribe import is_twilio_media
 from kura.patients.schemas import DEFAULT_REGION
 
@@ -108,14 +108,16 @@ async def _receive(request: Request, session: DbSession) -> Response:
     if not sid or len(sid) > 64 or not params.get("From") or not params.get("To"):
         raise BadRequest("MessageSid, From and To are required.")
     sender, recipient = _e164(params["From"]), _e164(params["To"])
-    if sender is None or recipient is None:
-        return twiml(None)  # not a phone we could ever match: treated as an unknown sender
+    body = params.get("Body", "")[:MAX_TEXT_CHARS]
+    if sender is None or recipient is None:  # no phone we could match: a stranger, screened
+        stranger = Inbound(sid=sid, from_number="", to_number="", body=body)
+        return twiml((await answer_unknown_sender(stranger)).reply)
     content_type, media_url = _media(params)
     inbound = Inbound(
         sid=sid,
         from_number=sender,
         to_number=recipient,
-        body=params.get("Body", "")[:MAX_TEXT_CHARS],
+        body=body,
         media_content_type=content_type,
         media_url=media_url,
     )

@@ -138,8 +138,6 @@ class Verifier:
         return f"{len(audio.content)} bytes of MP3 ({methods['script']}, {methods['audio']})"
 
     def whatsapp(self) -> str:
-        from twilio.request_validator import RequestValidator
-
         if not self.twilio_auth_token or not self.whatsapp_number:
             raise AssertionError("needs TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_NUMBER")
         phone = f"+346{random.randint(10_000_000, 99_999_999)}"  # noqa: S311 - a test number
@@ -153,18 +151,44 @@ class Verifier:
             },
         )
         _expect(patient, 201, "patient")
+        enrollment = self.client.post(
+            f"/api/v1/patients/{patient.json()['id']}/monitoring/enrollment", headers=self._auth
+        )
+        _expect(enrollment, 201, "enrollment code")
+        # The patient confirms from their phone (AletheIA answers), then writes (stored).
+        reply = self._signed_whatsapp(phone, enrollment.json()["code"])
+        _expect(reply, 200, "webhook")
+        if "<Message>" not in reply.text:
+            raise AssertionError("AletheIA did not reply")
+        patient_id = patient.json()["id"]
+        status = self.client.get(f"/api/v1/patients/{patient_id}", headers=self._auth)
+        if status.json().get("monitoring_status") != "active":
+            raise AssertionError("the enrollment code did not activate monitoring")
+        text = "Hola, esto es un mensaje de verificación."
+        _expect(self._signed_whatsapp(phone, text), 200, "webhook")
+        stored = self.client.get(
+            f"/api/v1/patients/{patient_id}/monitoring/messages", headers=self._auth
+        )
+        _expect(stored, 200, "messages")
+        if text not in [m["body"] for m in stored.json()]:
+            raise AssertionError("the enrolled patient's message was not stored")
+        return "patient enrolled from their phone, answered by AletheIA; message stored"
+
+    def _signed_whatsapp(self, phone: str, body: str) -> httpx.Response:
+        from twilio.request_validator import RequestValidator
+
         path = "/api/v1/webhooks/whatsapp"
         params = {
             "MessageSid": f"SMverify{secrets.token_hex(12)}",
             "From": f"whatsapp:{phone}",
             "To": f"whatsapp:{self.whatsapp_number}",
-            "Body": "Hola, esto es un mensaje de verificación.",
+            "Body": body,
             "NumMedia": "0",
         }
-        signature = RequestValidator(self.twilio_auth_token).compute_signature(
+        signature = RequestValidator(self.twilio_auth_token or "").compute_signature(
             f"{self.base_url.rstrip('/')}{path}", params
         )
-        reply = self.client.post(
+        return self.client.post(
             path,
             content=urlencode(params),
             headers={
@@ -172,10 +196,6 @@ class Verifier:
                 "Content-Type": "application/x-www-form-urlencoded",
             },
         )
-        _expect(reply, 200, "webhook")
-        if "<Message>" not in reply.text:
-            raise AssertionError("AletheIA did not reply")
-        return "signed message stored and answered by AletheIA"
 
     def monitoring(self) -> str:
         if not self.operator_email or not self.operator_password:

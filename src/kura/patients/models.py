@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey
@@ -20,6 +20,14 @@ class Patient(UUIDPrimaryKey, Timestamps, Base):
         # The search (`ILIKE '%…%'` on each) uses these instead of reading every patient.
         # fastupdate off: a new patient goes straight into the index, not into a pending list
         # that the planner must scan until the next vacuum (patients are added at human pace).
+        # One active patient per phone and receiving number (routing is proof, not data entry).
+        Index(
+            "uq_patient_active_binding",
+            "monitoring_phone",
+            "monitoring_number",
+            unique=True,
+            postgresql_where=text("monitoring_status = 'active'"),
+        ),
         *(
             Index(
                 f"ix_patient_{column}_trgm",
@@ -41,6 +49,15 @@ class Patient(UUIDPrimaryKey, Timestamps, Base):
     language: Mapped[str] = mapped_column(String(8), default="es")
     monitoring_consent: Mapped[bool] = mapped_column(default=False)
     monitoring_consent_at: Mapped[datetime | None]
+    # WhatsApp monitoring routes only through the patient's own enrollment (a code sent from
+    # their phone): none | pending | active | withdrawn | moved.
+    monitoring_status: Mapped[str] = mapped_column(
+        String(16), default="none", server_default="none"
+    )
+    monitoring_phone: Mapped[str | None] = mapped_column(String(20))  # the phone that enrolled
+    monitoring_number: Mapped[str | None] = mapped_column(String(20))  # the number it wrote to
+    monitoring_enrolled_at: Mapped[datetime | None]
+    monitoring_enrollment_sid: Mapped[str | None] = mapped_column(String(64))  # the evidence
     # Who gets this patient's risk alerts (besides the practice's owners).
     assigned_therapist_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")

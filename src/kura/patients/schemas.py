@@ -67,6 +67,11 @@ class PatientRead(BaseModel):
     language: str
     monitoring_consent: bool
     monitoring_consent_at: datetime | None
+    monitoring_status: str = Field(
+        description="none | pending | active | withdrawn | moved: WhatsApp monitoring routes "
+        "only once the patient sent their enrollment code (active)"
+    )
+    monitoring_enrolled_at: datetime | None
     assigned_therapist_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime

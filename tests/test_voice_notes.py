@@ -172,3 +172,116 @@ async def test_without_an_openai_key_voice_notes_wait_untranscribed(
     message_id = await _voice_note(session, settings, owner, MEDIA)
     stored = await session.get_one(MessageLog, message_id)
     assert stored.transcription_status == "unavailable"
+
+
+class _FakeTwilioMessages(BaseHTTPRequestHandler):
+    """Twilio's Messages API (POST /2010-04-01/Accounts/{sid}/Messages.json): 201 with the
+    message resource (fields as in Twilio's API reference for the Message resource), or the
+    error object for code 63016 — sending free-form text outside WhatsApp's 24-hour window
+    (the message text is Twilio's error dictionary's, abridged)."""
+
+    calls: list[dict[str, str]] = []
+    outside_window = False
+
+    def do_POST(self) -> None:
+        from urllib.parse import parse_qsl
+
+        form = dict(parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+        self.calls.append({"path": self.path, **form})
+        if self.outside_window:
+            status, payload = (
+                400,
+                {
+                    "code": 63016,
+                    "message": "Failed to send freeform message because you are outside the "
+                    "allowed window. If you are using WhatsApp, please use a Message Template.",
+                    "more_info": "https://www.twilio.com/docs/errors/63016",
+                    "status": 400,
+                },
+            )
+        else:
+            status, payload = (
+                201,
+                {
+                    "sid": "SM" + "f" * 32,
+                    "account_sid": SID,
+                    "from": form["From"],
+                    "to": form["To"],
+                    "body": form["Body"],
+                    "status": "queued",
+                    "direction": "outbound-api",
+                    "api_version": "2010-04-01",
+                    "num_segments": "1",
+                    "num_media": "0",
+                    "error_code": None,
+                    "error_message": None,
+                    "uri": f"/2010-04-01/Accounts/{SID}/Messages/SM{'f' * 32}.json",
+                },
+            )
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def twilio_api(voice_settings: Settings) -> Iterator[Settings]:
+    _FakeTwilioMessages.calls = []
+    _FakeTwilioMessages.outside_window = False
+    server = HTTPServer(("127.0.0.1", 0), _FakeTwilioMessages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield voice_settings.model_copy(
+        update={"twilio_api_base": f"http://127.0.0.1:{server.server_address[1]}"}
+    )
+    server.shutdown()
+
+
+@respx.mock
+async def test_a_voice_note_at_risk_gets_the_safety_message_by_whatsapp(
+    session: AsyncSession, database: Database, twilio_api: Settings, owner: Member
+) -> None:
+    from kura.monitoring.outbound import deliver
+    from kura.notify.messaging import MessageDeliveryError
+
+    message_id = await _voice_note(session, twilio_api, owner, MEDIA)
+    respx.get(MEDIA).mock(return_value=httpx.Response(200, content=b"OggS fake audio"))
+    _FakeWhisper.text = "Esta noche me voy a matar, ya lo tengo decidido"
+    assert await transcribe_voice_note(database, twilio_api, message_id) == "done"
+    outbound = await session.scalar(
+        select(MessageLog).where(
+            MessageLog.in_reply_to_id == message_id, MessageLog.delivery_status == "pending"
+        )
+    )
+    assert outbound is not None and "Llama al 112 ahora" in (outbound.body or "")
+    assert outbound.to_number == "+34612333444" and outbound.from_number == "+34911000000"
+    # Outside the 24-hour window Twilio refuses (63016): the job fails and will retry.
+    _FakeTwilioMessages.outside_window = True
+    with pytest.raises(MessageDeliveryError, match="code 63016"):
+        await deliver(database, twilio_api, outbound.id)
+    _FakeTwilioMessages.outside_window = False
+    assert await deliver(database, twilio_api, outbound.id) == "sent"
+    call = _FakeTwilioMessages.calls[-1]
+    assert call["path"] == f"/2010-04-01/Accounts/{SID}/Messages.json"
+    assert call["From"] == "whatsapp:+34911000000" and call["To"] == "whatsapp:+34612333444"
+    await session.refresh(outbound)
+    assert outbound.delivery_status == "sent" and outbound.provider_sid == "SM" + "f" * 32
+    assert await deliver(database, twilio_api, outbound.id) == "skipped"  # sent once
+
+
+async def test_without_twilio_credentials_messages_go_to_the_outbox(
+    session: AsyncSession, database: Database, settings: Settings, owner: Member
+) -> None:
+    from kura.monitoring.outbound import deliver, queue_message
+
+    message_id = await _voice_note(session, settings, owner, MEDIA)
+    inbound = await session.get_one(MessageLog, message_id)
+    outbound_id = await queue_message(session, reply_to=inbound, text="Llama al 112 ahora.")
+    assert await deliver(database, settings, outbound_id) == "sent"
+    files = list((settings.kura_data_dir / "outbox" / "messages").glob("*.json"))
+    assert files and json.loads(files[-1].read_text())["body"] == "Llama al 112 ahora."
+    assert files[-1].stat().st_mode & 0o777 == 0o600

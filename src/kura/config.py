@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_whatsapp_number: str | None = None
+    twilio_api_base: str | None = None  # tests point the SDK at a local fake Twilio
+    twilio_sms_number: str | None = None  # the sender of escalation SMS
 
     openai_api_key: SecretStr | None = None
     openai_transcription_model: str = "whisper-1"
@@ -96,6 +98,7 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = None  # tests point the SDK at a local fake
     monitoring_ack_window_hours: int = Field(default=12, ge=0, le=24 * 7)
     monitoring_analysis_delay_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    alert_escalation_minutes: int = Field(default=15, ge=1, le=24 * 60)
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"

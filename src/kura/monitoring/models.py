@@ -49,6 +49,9 @@ class MessageLog(UUIDPrimaryKey, Base):
     media_url: Mapped[str | None] = mapped_column(String(500))
     # Voice notes: pending | done | failed | unavailable (no OPENAI_API_KEY).
     transcription_status: Mapped[str | None] = mapped_column(String(16))
+    # Outbound messages a job sends (after a voice note): pending | sent | failed. NULL for
+    # replies that travelled in the webhook's answer.
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
     # What the voice note said (Whisper); `body` keeps the caption typed with it.
     transcript: Mapped[str | None] = mapped_column(Text)
     screen_level: Mapped[int] = mapped_column(default=0)
@@ -86,6 +89,8 @@ class RiskAlert(UUIDPrimaryKey, Base):
     acknowledged_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
+    # A CRITICAL alert nobody acknowledged in ALERT_ESCALATION_MINUTES is sent again, by SMS too.
+    escalated_at: Mapped[datetime | None]
 
 
 class DailyConversationAnalysis(UUIDPrimaryKey, Timestamps, Base):

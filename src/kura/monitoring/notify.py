@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.config import Settings
 from kura.db.engine import Database
@@ -29,6 +30,21 @@ _TEXT = {
 }
 
 
+async def alert_recipients(session: AsyncSession, patient: Patient) -> list[User]:
+    """The practice's active owners and the patient's assigned therapist."""
+    conditions = [User.role == Role.OWNER]
+    if patient.assigned_therapist_id is not None:
+        conditions.append(User.id == patient.assigned_therapist_id)
+    rows = await session.scalars(
+        select(User).where(
+            User.organization_id == patient.organization_id,
+            User.is_active.is_(True),
+            or_(*conditions),
+        )
+    )
+    return list(rows)
+
+
 async def send_alert_emails(database: Database, settings: Settings, alert_id: uuid.UUID) -> int:
     async with database.sessionmaker() as session:
         row = (
@@ -42,18 +58,7 @@ async def send_alert_emails(database: Database, settings: Settings, alert_id: uu
         if row is None:
             return 0
         alert, patient, organization = row
-        conditions = [User.role == Role.OWNER]
-        if patient.assigned_therapist_id is not None:
-            conditions.append(User.id == patient.assigned_therapist_id)
-        recipients = list(
-            await session.scalars(
-                select(User).where(
-                    User.organization_id == organization.id,
-                    User.is_active.is_(True),
-                    or_(*conditions),
-                )
-            )
-        )
+        recipients = await alert_recipients(session, patient)
     sender = email_sender(settings)
     link = f"{settings.frontend_url}/monitoring/alerts/{alert.id}"
     for user in recipients:

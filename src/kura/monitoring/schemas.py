@@ -21,6 +21,7 @@ class RiskAlertRead(BaseModel):
     created_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by_id: uuid.UUID | None
+    escalated_at: datetime | None
 
 
 class MessageRead(BaseModel):

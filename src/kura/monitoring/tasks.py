@@ -61,6 +61,34 @@ async def transcribe_voice_note(context: procrastinate.JobContext, message_id: s
     await run(extra["database"], extra["settings"], uuid.UUID(message_id))
 
 
+@blueprint.task(
+    name="send_whatsapp_message",
+    pass_context=True,
+    queue="email",
+    retry=procrastinate.RetryStrategy(max_attempts=6, exponential_wait=5),
+)
+async def send_whatsapp_message(context: procrastinate.JobContext, message_id: str) -> None:
+    """Deliver a stored outbound message (Twilio, or the outbox offline)."""
+    from kura.monitoring.outbound import deliver
+
+    extra = context.additional_context
+    await deliver(extra["database"], extra["settings"], uuid.UUID(message_id))
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="escalate_unread_alerts", pass_context=True, queue="email")
+async def escalate_unread_alerts(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Every minute: CRITICAL alerts unacknowledged for ALERT_ESCALATION_MINUTES go out again."""
+    from kura.monitoring.escalation import escalate_overdue
+
+    extra = context.additional_context
+    await escalate_overdue(extra["database"], extra["settings"])
+
+
+async def queue_outbound(session: AsyncSession, message_id: uuid.UUID) -> None:
+    await defer_in_transaction(session, send_whatsapp_message, message_id=str(message_id))
+
+
 async def queue_transcription(session: AsyncSession, message_id: uuid.UUID) -> None:
     await defer_in_transaction(session, transcribe_voice_note, message_id=str(message_id))
 

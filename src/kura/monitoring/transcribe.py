@@ -112,7 +112,9 @@ async def transcribe_voice_note(
         message.transcript = text[:4096]
         message.transcription_status = "done"
         if message.patient_id is not None:
-            await _screen_transcript(session, message, organization, message.patient_id)
+            await _screen_transcript(
+                session, message, organization, message.patient_id, patient_language
+            )
             day = local_day(message.created_at, organization.timezone)
             await queue_analysis(session, settings, message.patient_id, day.isoformat())
         await _audit(session, message, organization, outcome="done")
@@ -121,10 +123,17 @@ async def transcribe_voice_note(
 
 
 async def _screen_transcript(
-    session: AsyncSession, message: MessageLog, organization: Organization, patient_id: uuid.UUID
+    session: AsyncSession,
+    message: MessageLog,
+    organization: Organization,
+    patient_id: uuid.UUID,
+    language: str | None,
 ) -> None:
-    """The transcript can only raise the message's stored risk (max of caption and voice);
-    an alert is raised when it goes higher than what was already alerted."""
+    """The transcript can only raise the message's stored risk (max of caption and voice).
+    When it goes higher than what was already alerted: an alert, and the safety message to
+    the patient by WhatsApp (the webhook answered long ago)."""
+    from kura.monitoring import replies
+    from kura.monitoring.outbound import queue_message
     from kura.monitoring.service import raise_screen_alert, screen_with_context
 
     screen = await screen_with_context(session, patient_id, message.text, exclude=message.id)
@@ -137,6 +146,13 @@ async def _screen_transcript(
             session, organization_id=organization.id, patient_id=patient_id,
             message_id=message.id, screen=screen,
         )  # fmt: skip
+        text = replies.safety_reply(
+            language,
+            country=replies.country_of(message.from_number),
+            risk=screen.risk,
+            resources=organization.crisis_resources,
+        )
+        await queue_message(session, reply_to=message, text=text)
 
 
 async def _audit(

@@ -17,7 +17,7 @@ from kura.handlers import Responses
 from kura.logging import get_logger
 from kura.monitoring.service import Inbound, answer_unknown_sender, handle_inbound
 from kura.monitoring.transcribe import is_twilio_media
-from kura.patients.schemas import DEFAULT_REGION
+from kura.phones import DEFAULT_REGION
 
 router = APIRouter(tags=["webhooks"])
 log = get_logger(__name__)

@@ -16,7 +16,7 @@ from kura.db.session import DbSession
 from kura.errors import Conflict, NotFound
 from kura.orgs.models import Organization
 from kura.orgs.schemas import OrganizationRead
-from kura.patients.schemas import Phone
+from kura.phones import Phone
 from kura.request_info import client_ip
 
 router = APIRouter(prefix="/admin", tags=["admin"])

@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from kura.phones import DEFAULT_REGION, Phone, normalize_phone
 from kura.users.schemas import FullName
 
-DEFAULT_REGION = "ES"
+__all__ = ["DEFAULT_REGION", "Phone", "normalize_phone"]
 
 
-def normalize_phone(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        number = phonenumbers.parse(value, DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        raise ValueError(
-            "not a phone number (use international format, e.g. +34 600 000 000)"
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(
-            "not a valid phone number (use international format, e.g. +34 600 000 000)"
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]
 Language = Literal["es", "en", "ca"]
 
 

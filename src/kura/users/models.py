@@ -37,6 +37,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     is_superuser: Mapped[bool] = mapped_column(default=False)
     google_sub: Mapped[str | None] = mapped_column(String(255), unique=True)
     locale: Mapped[str | None] = mapped_column(String(8))
+    # E.164; where escalated CRITICAL alerts are sent by SMS (set by the user: PATCH /auth/me).
+    phone: Mapped[str | None] = mapped_column(String(20))
     # Bumped on password change/reset and deactivation: every older token stops working.
     session_version: Mapped[int] = mapped_column(default=0)
     last_login_at: Mapped[datetime | None]

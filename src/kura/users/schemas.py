@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from kura.phones import Phone
 from kura.users.models import Role
 
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -25,6 +26,7 @@ class UserRead(BaseModel):
     is_active: bool
     is_superuser: bool
     locale: str | None
+    phone: str | None
     last_login_at: datetime | None
     created_at: datetime
 
@@ -36,6 +38,9 @@ class ProfileUpdate(BaseModel):
 
     full_name: FullName | None = None
     locale: Locale | None = None
+    phone: Phone | None = Field(
+        default=None, description="Where unread CRITICAL risk alerts reach you by SMS"
+    )
 
 
 class StaffCreate(BaseModel):

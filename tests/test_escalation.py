@@ -1,0 +1,103 @@
+"""An unread CRITICAL alert escalates through the real job worker: email and SMS (outbox) to
+the owner, once; acknowledged, recent and HIGH alerts do not."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.engine import URL
+
+from kura.app import create_app
+from kura.config import load_settings
+from kura.db.base import utcnow
+from kura.db.engine import Database
+from kura.db.migrate import upgrade_heads
+from kura.db.urls import describe
+from kura.jobs.queue import job_queue
+from kura.jobs.worker import job_context
+from kura.monitoring.models import RiskAlert
+
+
+@pytest.mark.timeout(120)
+async def test_an_unread_critical_alert_escalates_once_by_email_and_sms(
+    empty_db: URL, tmp_path: Path
+) -> None:
+    upgrade_heads(empty_db)
+    settings = load_settings(
+        environment="test",
+        database_url=describe(empty_db, show_password=True),
+        kura_data_dir=tmp_path,
+        kura_run_worker=False,
+        twilio_sms_number="+34911000999",
+    )
+    database = Database.connect(empty_db)
+    app = create_app(settings, database=database)
+    async with (
+        LifespanManager(app),
+        AsyncClient(transport=ASGITransport(app), base_url="http://t") as client,
+    ):
+        registered = await client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": "owner@example.org",
+                "password": "long-random-words-77",
+                "full_name": "O",
+                "org_name": "Consulta",
+            },
+        )
+        auth = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+        me = await client.patch("/api/v1/auth/me", headers=auth, json={"phone": "612 000 777"})
+        assert me.status_code == 200 and me.json()["user"]["phone"] == "+34612000777"
+        patient = await client.post("/api/v1/patients", headers=auth, json={"full_name": "P"})
+        organization_id = registered.json()["user"]["organization_id"]
+        now = utcnow()
+        async with database.sessionmaker() as session, session.begin():
+            alerts = {
+                name: RiskAlert(
+                    organization_id=organization_id,
+                    patient_id=patient.json()["id"],
+                    source="screen",
+                    risk=risk,
+                    created_at=now - timedelta(minutes=age),
+                    acknowledged_at=now if name == "seen" else None,
+                )
+                for name, risk, age in (
+                    ("overdue", "CRITICAL", 20),
+                    ("seen", "CRITICAL", 30),
+                    ("recent", "CRITICAL", 5),
+                    ("high", "HIGH", 60),
+                )
+            }
+            session.add_all(alerts.values())
+        ids = {name: str(alert.id) for name, alert in alerts.items()}
+
+        async def run_worker_once() -> None:
+            async with job_queue(empty_db) as queue:
+                task = queue.configure_task("monitoring:escalate_unread_alerts")
+                await task.defer_async(timestamp=int(now.timestamp()))
+                await queue.run_worker_async(
+                    wait=False,
+                    install_signal_handlers=False,
+                    listen_notify=False,
+                    additional_context=job_context(database, settings),
+                )
+
+        await run_worker_once()
+        listed = await client.get("/api/v1/monitoring/risk-alerts?status=open", headers=auth)
+        escalated = {a["id"] for a in listed.json() if a["escalated_at"]}
+        assert escalated == {ids["overdue"]}
+        emails = list((tmp_path / "outbox" / "email").glob("*.eml"))
+        assert any("sin leer" in p.read_text() for p in emails)
+        texts = [json.loads(p.read_text()) for p in (tmp_path / "outbox" / "messages").glob("*")]
+        assert [(t["channel"], t["to"], t["from_number"]) for t in texts] == [
+            ("sms", "+34612000777", "+34911000999")
+        ]
+        assert "P" not in texts[0]["body"].split()  # no patient name travels
+        await run_worker_once()  # once only
+        assert len(list((tmp_path / "outbox" / "messages").glob("*"))) == 1
+    await database.dispose()

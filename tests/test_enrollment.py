@@ -54,6 +54,7 @@ async def test_a_patient_enrolls_from_their_own_phone(
     assert "código" in before.text
     reply = await send(wa, message(f"Hola! {created['code'].lower()}"))
     assert "Listo" in reply.text and "112" in reply.text and "BAJA" in reply.text
+    assert owner.organization.name in reply.text  # the patient sees who will read them
     await session.refresh(patient)
     assert patient.monitoring_status == "active" and patient.monitoring_phone == PATIENT_PHONE
     assert patient.monitoring_enrollment_sid is not None  # the consent evidence
@@ -64,9 +65,15 @@ async def test_a_patient_enrolls_from_their_own_phone(
     await send(wa, message("Hoy estoy mejor"))
     routed = await session.scalar(select(MessageLog).where(MessageLog.body == "Hoy estoy mejor"))
     assert routed is not None and routed.patient_id == patient.id
-    # Single use: the same code again is refused.
-    again = await send(wa, message(created["code"]))
-    assert "no es válido" in again.text
+    # Single use: re-sent, the old code binds nothing new, and the enrolled patient's message
+    # is still theirs (screened, alerted).
+    again = await send(wa, message(f"{created['code']} ya no puedo más, quiero morirme"))
+    assert "Tu terapeuta recibirá un aviso" in again.text
+    assert await session.scalar(select(func.count()).select_from(RiskAlert)) == 1
+    # Words that mean other things do not withdraw anyone.
+    await send(wa, message("Alto"))
+    await session.refresh(patient)
+    assert patient.monitoring_status == "active"
     # Only clinical staff create codes; a patient without a phone cannot enroll.
     assistant = await make_staff(session, settings, owner.organization, Role.ASSISTANT)
     denied = await wa.post(

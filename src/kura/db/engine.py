@@ -38,6 +38,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            # Bound values (message bodies, notes, names, phones) never reach logs or Sentry
+            # through a database error's text.
+            hide_parameters=True,
             connect_args={
                 "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                 "application_name": "kura",

@@ -31,7 +31,8 @@ log = get_logger(__name__)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed by hand
 CODE_PATTERN = re.compile(r"\bKURA-([A-Z2-9]{4})-?([A-Z2-9]{4})\b", re.IGNORECASE)
 CODE_TTL = timedelta(days=7)
-WITHDRAW_WORDS = frozenset({"BAJA", "STOP", "BAIXA", "UNSUBSCRIBE", "CANCELAR", "ALTO"})
+# Only words that mean nothing else ("cancelar" is also a session being cancelled).
+WITHDRAW_WORDS = frozenset({"BAJA", "STOP", "BAIXA", "UNSUBSCRIBE"})
 # 40 bits per code, and 5 wrong codes from one phone lock it for an hour: guessing is hopeless.
 WRONG_CODES = throttle.Limit("enroll-phone", 5, timedelta(hours=1), timedelta(hours=1))
 # Every code a practice creates counts (there is no success that resets it).
@@ -115,11 +116,17 @@ async def create_enrollment(
     return NewEnrollment(code, expires_at, url)
 
 
-def _reachable(organization: Organization, to_number: str, shared_number: str | None) -> bool:
+def _reachable(
+    organization: Organization,
+    to_number: str,
+    shared_number: str | None,
+    *,
+    allow_any_number: bool = False,
+) -> bool:
     """The practice receives on `to_number`: its own number, or the platform's shared one
     (any number in development, where no shared number is configured)."""
     if not shared_number:
-        return True
+        return allow_any_number
     if organization.whatsapp_number and _digits(organization.whatsapp_number) == _digits(to_number):
         return True
     return bool(shared_number) and _digits(shared_number or "") == _digits(to_number)
@@ -133,6 +140,7 @@ async def bind_from_code(
     to_number: str,
     sid: str,
     shared_number: str | None,
+    allow_any_number: bool = False,
 ) -> Patient | None:
     """Bind the sender's phone to the code's patient; None (and a counted failure) when the
     code is unknown, used, expired, for another number or sent from another phone."""
@@ -153,7 +161,9 @@ async def bind_from_code(
             .with_for_update(of=MonitoringEnrollment)
         )
     ).one_or_none()
-    if row is None or not _reachable(row[2], to_number, shared_number):
+    if row is None or not _reachable(
+        row[2], to_number, shared_number, allow_any_number=allow_any_number
+    ):
         await throttle.record_failure(session, WRONG_CODES, from_number, now=now)
         log.warning("whatsapp.enrollment_refused", reason="code")
         return None
@@ -224,9 +234,20 @@ async def withdraw(
     await session.execute(
         delete(MonitoringEnrollment).where(MonitoringEnrollment.patient_id == patient.id)
     )
+    # A voice note still waiting is never transcribed; a safety message still waiting to be
+    # sent is kept until it is (the patient must get it).
+    await session.execute(
+        update(MessageLog)
+        .where(MessageLog.patient_id == patient.id, MessageLog.transcription_status == "pending")
+        .values(transcription_status="withdrawn")
+    )
     purged = await session.execute(
         update(MessageLog)
-        .where(MessageLog.patient_id == patient.id, MessageLog.body.is_not(None))
+        .where(
+            MessageLog.patient_id == patient.id,
+            MessageLog.body.is_not(None) | MessageLog.transcript.is_not(None),
+            MessageLog.delivery_status.is_distinct_from("pending"),
+        )
         .values(body=None, transcript=None)
     )
     await session.execute(

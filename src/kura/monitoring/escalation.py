@@ -78,15 +78,24 @@ async def _send(
     link = f"{settings.frontend_url}/monitoring/alerts/{alert.id}"
     emails = email_sender(settings)
     texts = message_sender(settings)
-    sms_from = settings.twilio_sms_number or settings.twilio_whatsapp_number or ""
+    sms_from = settings.twilio_sms_number or ""
     for user in recipients:
         subject, body = _TEXT["en" if (user.locale or organization.locale) == "en" else "es"]
         text = body.format(
             org=organization.name, minutes=settings.alert_escalation_minutes, link=link
         )
-        await emails.send(Email(to=user.email, subject=subject, text=text))
-        if user.phone:
-            await texts.send(
-                TextMessage(to=user.phone, body=f"{subject}. {text}", from_number=sms_from,
-                            channel="sms")
-            )  # fmt: skip
+        # One refused address or phone must not stop the others, nor the next alerts.
+        try:
+            await emails.send(Email(to=user.email, subject=subject, text=text))
+        except Exception as exc:
+            log.error("aletheia.escalation_email_failed", alert_id=str(alert.id),
+                      user_id=str(user.id), error=type(exc).__name__)  # fmt: skip
+        if user.phone and sms_from:
+            try:
+                await texts.send(
+                    TextMessage(to=user.phone, body=f"{subject}. {text}", from_number=sms_from,
+                                channel="sms")
+                )  # fmt: skip
+            except Exception as exc:
+                log.error("aletheia.escalation_sms_failed", alert_id=str(alert.id),
+                          user_id=str(user.id), error=type(exc).__name__)  # fmt: skip

@@ -152,12 +152,12 @@ def acknowledgement(
 
 
 _ENROLLED = {
-    "es": "Listo: a partir de ahora tu terapeuta podrá leer los mensajes que envíes a este "
-    "número. Para dejarlo, escribe BAJA.",
-    "en": "Done: from now on your therapist can read the messages you send to this number. To "
-    "stop, write STOP.",
-    "ca": "Fet: a partir d'ara el teu terapeuta podrà llegir els missatges que enviïs a aquest "
-    "número. Per deixar-ho, escriu BAIXA.",
+    "es": "Listo: a partir de ahora {practice} podrá leer los mensajes que envíes a este número "
+    "(si antes los leía otra consulta, ya no). Para dejarlo, escribe BAJA.",
+    "en": "Done: from now on {practice} can read the messages you send to this number (if "
+    "another practice did before, it no longer does). To stop, write STOP.",
+    "ca": "Fet: a partir d'ara {practice} podrà llegir els missatges que enviïs a aquest número "
+    "(si abans els llegia una altra consulta, ja no). Per deixar-ho, escriu BAIXA.",
 }
 _REFUSED = {
     "es": "Este código no es válido, ha caducado o es para otro teléfono. Pide uno nuevo a tu "
@@ -188,8 +188,11 @@ def _with_lines(texts: dict[str, str], language: str | None, country: str) -> st
     return _join(texts[lang], emergency_lines(lang, country))
 
 
-def enrolled(language: str | None, *, country: str = DEFAULT_COUNTRY) -> str:
-    return _with_lines(_ENROLLED, language, country)
+def enrolled(language: str | None, *, practice: str, country: str = DEFAULT_COUNTRY) -> str:
+    """Names the practice that will read the messages: the patient sees who it is."""
+    lang = language_for(language, country)
+    text = _ENROLLED[lang].format(practice=practice.strip()[:80] or "?")
+    return _join(text, emergency_lines(lang, country))
 
 
 def enrollment_refused(language: str | None = None, *, country: str = DEFAULT_COUNTRY) -> str:

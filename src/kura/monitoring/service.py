@@ -115,9 +115,12 @@ async def _previous(session: AsyncSession, sid: str) -> tuple[bool, str | None]:
 
 
 async def is_our_number(session: AsyncSession, settings: Settings, to_number: str) -> bool:
-    """The platform's shared number or a practice's own (any number when none is set: dev)."""
+    """The platform's shared number or a practice's own (in development without a shared
+    number configured, any number)."""
     shared = settings.twilio_whatsapp_number
-    if not shared or _digits(shared) == _digits(to_number):
+    if not shared and not settings.is_production:
+        return True
+    if shared and _digits(shared) == _digits(to_number):
         return True
     return await session.scalar(select(_OWN_NUMBER), {"to_number": to_number}) is not None
 
@@ -137,17 +140,25 @@ async def handle_inbound(session: AsyncSession, settings: Settings, inbound: Inb
     code = find_code(inbound.body)
     if code is not None:
         return await unrouted.answer_enrollment(session, settings, inbound, code)
-    bound = (
-        await session.execute(
-            _BOUND, {"from_number": inbound.from_number, "to_number": inbound.to_number}
-        )
-    ).first()
+    bound = await bound_patient(session, inbound)
     if bound is None:
         return await unrouted.answer_not_enrolled(inbound)
     patient, organization = bound
     if is_withdrawal(inbound.body):
         return await unrouted.answer_withdrawal(session, inbound, patient)
     return await monitored(session, settings, inbound, patient, organization)
+
+
+async def bound_patient(
+    session: AsyncSession, inbound: Inbound
+) -> tuple[Patient, Organization] | None:
+    """The patient whose enrollment this phone confirmed on this number, if any."""
+    row = (
+        await session.execute(
+            _BOUND, {"from_number": inbound.from_number, "to_number": inbound.to_number}
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
 
 
 async def screen_unrouted(inbound: Inbound, reason: str) -> ScreenResult:
@@ -268,9 +279,13 @@ async def monitored(
             resources=organization.crisis_resources,
         )
     elif enrolled:
-        text = replies.enrolled(patient.language, country=replies.country_of(inbound.from_number))
-    elif await recently_answered(session, settings, inbound.from_number):
-        text = None
+        text = replies.enrolled(
+            patient.language,
+            practice=organization.name,
+            country=replies.country_of(inbound.from_number),
+        )
+    elif not voice_note and await recently_answered(session, settings, inbound.from_number):
+        text = None  # a voice note is not screened yet: it always gets the emergency numbers
     else:
         text = replies.acknowledgement(
             patient.language,

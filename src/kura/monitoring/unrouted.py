@@ -16,6 +16,7 @@ from kura.monitoring.models import Direction, Routing
 from kura.monitoring.service import (
     Inbound,
     Outcome,
+    bound_patient,
     monitored,
     previous_reply,
     safety_for_unrouted,
@@ -62,10 +63,14 @@ async def answer_enrollment(
         to_number=inbound.to_number,
         sid=inbound.sid,
         shared_number=settings.twilio_whatsapp_number,
+        allow_any_number=not settings.is_production,
     )
     if patient is not None:
         organization = await session.get_one(Organization, patient.organization_id)
         return await monitored(session, settings, inbound, patient, organization, enrolled=True)
+    bound = await bound_patient(session, inbound)
+    if bound is not None:  # an enrolled patient re-sending an old code: still their message
+        return await monitored(session, settings, inbound, *bound)
     return await _stateless(inbound, "enrollment_refused", replies.enrollment_refused)
 
 

@@ -136,7 +136,7 @@ async def handle_inbound(session: AsyncSession, settings: Settings, inbound: Inb
     if stored:
         return Outcome(reply=previous)
     if not await is_our_number(session, settings, inbound.to_number):
-        return await answer_unknown_sender(inbound)
+        return await unrouted.answer_unknown_sender(inbound)
     code = find_code(inbound.body)
     if code is not None:
         return await unrouted.answer_enrollment(session, settings, inbound, code)
@@ -159,31 +159,6 @@ async def bound_patient(
         )
     ).first()
     return (row[0], row[1]) if row else None
-
-
-async def screen_unrouted(inbound: Inbound, reason: str) -> ScreenResult:
-    """Screened in memory only: nothing of the text is kept where nobody consented. The
-    operator sees a content-free event when such a message was at risk."""
-    screen = await asyncio.to_thread(screen_message, inbound.body)
-    if screen.needs_alert:
-        log.warning("whatsapp.unrouted_at_risk", reason=reason, risk=screen.risk.name)
-    return screen
-
-
-def safety_for_unrouted(inbound: Inbound, screen: ScreenResult, language: str | None) -> str:
-    return replies.safety_reply(
-        language, country=replies.country_of(inbound.from_number), risk=screen.risk, alerted=False
-    )
-
-
-async def answer_unknown_sender(inbound: Inbound) -> Outcome:
-    """Not a patient we can route to (a new phone, a stranger): nothing is stored, but a
-    message at risk gets the safety reply with their country's emergency numbers."""
-    log.info("whatsapp.unknown_sender", sid=inbound.sid)
-    screen = await screen_unrouted(inbound, "unknown_sender")
-    if not screen.needs_alert:
-        return Outcome(reply=None)
-    return Outcome(reply=safety_for_unrouted(inbound, screen, None), screen=screen)
 
 
 def _row(**values: object) -> dict[str, object]:

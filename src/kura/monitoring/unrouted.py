@@ -5,11 +5,14 @@ emergency numbers of their country."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.aletheia.screen import screen_message
 from kura.config import Settings
+from kura.logging import get_logger
 from kura.monitoring import replies
 from kura.monitoring.enrollment import bind_from_code, withdraw
 from kura.monitoring.models import Direction, Routing
@@ -19,13 +22,13 @@ from kura.monitoring.service import (
     bound_patient,
     monitored,
     previous_reply,
-    safety_for_unrouted,
-    screen_unrouted,
     store_once,
     store_reply,
 )
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
+
+log = get_logger(__name__)
 
 
 async def _metadata_only(session: AsyncSession, inbound: Inbound) -> Outcome | None:
@@ -80,11 +83,24 @@ async def answer_not_enrolled(inbound: Inbound) -> Outcome:
     return await _stateless(inbound, "not_enrolled", replies.not_enrolled)
 
 
-async def _stateless(inbound: Inbound, reason: str, otherwise: Callable[..., str]) -> Outcome:
-    screen = await screen_unrouted(inbound, reason)
+async def answer_unknown_sender(inbound: Inbound) -> Outcome:
+    """Not to one of our numbers, or from no phone we can parse: silent unless at risk."""
+    log.info("whatsapp.unknown_sender", sid=inbound.sid)
+    return await _stateless(inbound, "unknown_sender", None)
+
+
+async def _stateless(
+    inbound: Inbound, reason: str, otherwise: Callable[..., str] | None
+) -> Outcome:
+    """Screened in memory only: nothing of the text is kept where nobody consented. At risk:
+    the safety reply (and a content-free event for the operator); else `otherwise`."""
+    screen = await asyncio.to_thread(screen_message, inbound.body)
+    country = replies.country_of(inbound.from_number)
     if screen.needs_alert:
-        return Outcome(reply=safety_for_unrouted(inbound, screen, None), screen=screen)
-    return Outcome(reply=otherwise(country=replies.country_of(inbound.from_number)))
+        log.warning("whatsapp.unrouted_at_risk", reason=reason, risk=screen.risk.name)
+        text = replies.safety_reply(None, country=country, risk=screen.risk, alerted=False)
+        return Outcome(reply=text, screen=screen)
+    return Outcome(reply=otherwise(country=country) if otherwise else None)
 
 
 async def answer_withdrawal(session: AsyncSession, inbound: Inbound, patient: Patient) -> Outcome:

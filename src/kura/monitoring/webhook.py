@@ -15,8 +15,9 @@ from kura.db.session import DbSession
 from kura.errors import BadRequest, Forbidden, KuraError, ServiceUnavailable
 from kura.handlers import Responses
 from kura.logging import get_logger
-from kura.monitoring.service import Inbound, answer_unknown_sender, handle_inbound
+from kura.monitoring.service import Inbound, handle_inbound
 from kura.monitoring.transcribe import is_twilio_media
+from kura.monitoring.unrouted import answer_unknown_sender
 from kura.phones import DEFAULT_REGION
 
 router = APIRouter(tags=["webhooks"])

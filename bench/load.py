@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import URL
 
+from bench.accounts import confirm_email
 from kura.db.embedded import EmbeddedPostgres
 from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe
@@ -155,7 +156,7 @@ def _compare(
 
 
 def measure() -> list[Comparison]:
-    with bench_server() as base:
+    with bench_server_with_url() as (base, url, _data, _pid):
         registered = httpx.post(
             f"{base}/api/v1/auth/register",
             json={
@@ -165,6 +166,7 @@ def measure() -> list[Comparison]:
                 "org_name": "Bench Practice",
             },
         ).json()
+        confirm_email(url, "bench@example.org")
         headers = {"Authorization": f"Bearer {registered['access_token']}"}
         patient = httpx.post(
             f"{base}/api/v1/patients", headers=headers, json={"full_name": "Paciente Bench"}

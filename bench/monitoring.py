@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import httpx
 from twilio.request_validator import RequestValidator
 
+from bench.accounts import confirm_email
 from bench.load import bench_server_with_url
 from kura.aletheia.screen import screen_message
 
@@ -124,7 +125,7 @@ def measure() -> list[str]:
     }
     ratios, ours_p95, bare_p95, ours_rps = [], [], [], []
     with (
-        bench_server_with_url(**env) as (base, _url, _data, _pid),
+        bench_server_with_url(**env) as (base, url, _data, _pid),
         tempfile.TemporaryDirectory() as tmp,
     ):
         token = httpx.post(
@@ -136,6 +137,7 @@ def measure() -> list[str]:
                 "org_name": "WA",
             },
         ).json()["access_token"]
+        confirm_email(url, "wa@example.org")
         auth = {"Authorization": f"Bearer {token}"}
         patient = httpx.post(
             f"{base}/api/v1/patients",

@@ -25,6 +25,7 @@ if ! [[ "$keep" =~ ^[1-9][0-9]*$ ]]; then
   echo "error: KEEP_BACKUPS must be a positive number, got '$keep'" >&2
   exit 2
 fi
+umask 077  # a dump is the whole database: readable by this account only
 mkdir -p "$backup_dir"
 
 target="$backup_dir/kuraos_$(date -u +%Y%m%d_%H%M%S).sql"

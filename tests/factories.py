@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kura.auth.passwords import hash_password
-from kura.auth.sessions import open_session
+from kura.auth.passwords import hash_password_sync
+from kura.auth.sessions import open_session, utcnow
 from kura.config import Settings
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
@@ -39,8 +39,9 @@ async def make_owner(
         org_name=org_name or f"Practice {n}",
         email=f"owner{n}@example.org",
         full_name=f"Owner {n}",
-        password_hash=hash_password(PASSWORD),
+        password_hash=hash_password_sync(PASSWORD),
     )
+    user.email_verified_at = utcnow()
     issued = await open_session(session, settings, user, ip="127.0.0.1")
     return Member(user, organization, issued.access_token)
 
@@ -56,7 +57,8 @@ async def make_staff(
         full_name=f"{role.value.title()} {n}",
         role=role,
     )
-    user.password_hash = hash_password(PASSWORD)
+    user.password_hash = hash_password_sync(PASSWORD)
+    user.email_verified_at = utcnow()  # as after accepting the invitation
     issued = await open_session(session, settings, user, ip="127.0.0.1")
     await session.flush()
     return Member(user, organization, issued.access_token)

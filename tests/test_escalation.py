@@ -22,6 +22,7 @@ from kura.db.urls import describe
 from kura.jobs.queue import job_queue
 from kura.jobs.worker import job_context
 from kura.monitoring.models import RiskAlert
+from tests.email_support import confirm_email
 
 
 @pytest.mark.timeout(120)
@@ -64,6 +65,7 @@ async def test_an_unread_critical_alert_escalates_once_by_email_and_sms(
                 "org_name": "Consulta",
             },
         )
+        await confirm_email(client, database, settings, "owner@example.org")
         auth = {"Authorization": f"Bearer {registered.json()['access_token']}"}
         me = await client.patch("/api/v1/auth/me", headers=auth, json={"phone": "612 000 777"})
         assert me.status_code == 200 and me.json()["user"]["phone"] == "+34612000777"

@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from kura.db.embedded import EmbeddedPostgres
 from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe, libpq_conninfo
+from tests.email_support import confirm_email_live
 from tests.server_support import serving
 
 TOKEN = "faults-twilio-token-0123456789"
@@ -48,6 +49,7 @@ def test_concurrent_redeliveries_have_one_effect(tmp_path: Path) -> None:
                     "org_name": "F",
                 },
             ).json()["access_token"]
+            confirm_email_live(base, tmp_path / "kura", "faults@example.org")
             auth = {"Authorization": f"Bearer {token}"}
             patient = httpx.post(
                 f"{base}/api/v1/patients",
@@ -167,12 +169,12 @@ def test_the_database_goes_away_and_comes_back(tmp_path: Path) -> None:
             },
         )
         assert register.status_code == 201  # the pool reconnected without a restart
-        # A job deferred after the outage (the reset email) runs, exactly once.
+        # Jobs deferred after the outage (verification, then reset email) run exactly once.
         forgot = httpx.post(
             f"{base}/api/v1/auth/forgot-password", json={"email": "back@example.org"}
         )
         assert forgot.status_code == 200
-        _wait_for_emails(data_dir, "back@example.org", 1)
+        _wait_for_emails(data_dir, "back@example.org", 2)
         time.sleep(2)  # a second delivery would show up here
-        assert len(_outbox(data_dir, "back@example.org")) == 1
+        assert len(_outbox(data_dir, "back@example.org")) == 2
     server.stop()

@@ -15,6 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from tests.email_support import confirm_email_live
 from tests.server_support import server_env, serving
 
 EXAMPLES = int(os.environ.get("KURA_FUZZ_EXAMPLES", "3"))
@@ -57,6 +58,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 "org_name": "Fuzz Practice",
             },
         ).json()["access_token"]
+        confirm_email_live(base, data, "fuzz-owner@example.org")
         httpx.post(
             f"{base}/api/v1/patients",
             headers={"Authorization": f"Bearer {owner}"},

@@ -160,3 +160,40 @@ async def test_google_sign_in_without_configuration_is_503(client: AsyncClient) 
     response = await client.post("/api/v1/auth/oauth/google", json={"id_token": "x" * 40})
     assert response.status_code == 503
     assert response.json()["error"] == "service_unavailable"
+
+
+async def test_a_pre_registered_account_is_taken_over_by_the_real_owner(
+    google_client: AsyncClient, google_keys: tuple[rsa.RSAPrivateKey, str]
+) -> None:
+    """An attacker registers the victim's address; the victim then signs in with Google."""
+    password = "clave-del-atacante-2026"
+    attacker = await google_client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": "lucia@example.org",
+            "password": password,
+            "full_name": "Lucía",
+            "org_name": "Consulta Lucía",
+        },
+    )
+    assert attacker.status_code == 201
+    assert attacker.json()["user"]["email_verified_at"] is None
+    attacker_token = {"Authorization": f"Bearer {attacker.json()['access_token']}"}
+    # Unverified: cannot hold clinical data or send invitations from the platform.
+    patient = await google_client.post(
+        "/api/v1/patients", headers=attacker_token, json={"full_name": "P"}
+    )
+    assert patient.status_code == 403 and patient.json()["error"] == "email_not_verified"
+    google_client.cookies.clear()
+    victim = await google_client.post(
+        "/api/v1/auth/oauth/google", json={"id_token": _id_token(google_keys[0])}
+    )
+    assert victim.status_code == 200
+    assert victim.json()["user"]["email_verified_at"] is not None
+    google_client.cookies.clear()
+    # The attacker's session and password are gone.
+    assert (await google_client.get("/api/v1/auth/me", headers=attacker_token)).status_code == 401
+    relogin = await google_client.post(
+        "/api/v1/auth/login", json={"email": "lucia@example.org", "password": password}
+    )
+    assert relogin.status_code == 401

@@ -301,3 +301,17 @@ async def test_bad_input_is_4xx_or_empty_never_500(
     for _ in range(100):
         assert (await send(wa, burst)).status_code == 200
     assert await _count(session, MessageLog.provider_sid == burst["MessageSid"]) == 1
+
+
+async def test_a_message_with_a_nul_byte_is_stored_and_screened_not_dropped(
+    wa: AsyncClient, session: AsyncSession, consenting: Any
+) -> None:
+    params = message("Ya no puedo más,\x00 quiero morirme")
+    response = await send(wa, params)
+    assert response.status_code == 200
+    assert "024" in response.text  # screened: the safety reply went out
+    stored = await session.scalar(
+        select(MessageLog).where(MessageLog.provider_sid == params["MessageSid"])
+    )
+    assert stored is not None and stored.body == "Ya no puedo más, quiero morirme"
+    assert await session.scalar(select(func.count()).select_from(RiskAlert)) == 1

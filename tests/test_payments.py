@@ -478,3 +478,26 @@ async def test_confirmation_emails_go_to_patient_and_therapist(
         for p in outbox.glob("*.eml")
     }
     assert {"paciente@example.org", owner.user.email} <= recipients
+
+
+async def test_a_signed_event_cannot_confirm_a_different_amount_or_a_malformed_one_500(
+    pay: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    booking = await _booking(session, owner)
+    created = await pay.post(
+        "/api/v1/payments/create-payment-intent",
+        headers=owner.headers,
+        json={"booking_id": str(booking.id)},
+    )
+    intent_id = created.json()["payment_intent_id"]
+    cheap = {**FakeStripe.intents[intent_id], "status": "succeeded", "amount_received": 100}
+    response = await deliver(pay, _event("payment_intent.succeeded", cheap))
+    assert response.status_code == 200 and "amount" in response.json()["outcome"]
+    other_currency = {**cheap, "amount_received": 6000, "currency": "usd"}
+    response = await deliver(pay, _event("payment_intent.succeeded", other_currency))
+    assert "currency" in response.json()["outcome"]
+    await session.refresh(booking)
+    assert booking.status == BookingStatus.PENDING
+    malformed = _event("payment_intent.succeeded", {"object": "payment_intent"})  # no id
+    answer = await deliver(pay, malformed)
+    assert answer.status_code == 400 and answer.json()["error"] == "bad_request"

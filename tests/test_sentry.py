@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import threading
 import zlib
 from collections.abc import Iterator
@@ -14,12 +15,16 @@ import sentry_sdk
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter
 from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
+from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kura.app import create_app
-from kura.config import load_settings
+from kura.config import Settings, load_settings
 from kura.db.engine import Database
-from kura.logging import configure_sentry
+from kura.logging import configure_logging, configure_sentry
+from tests.factories import make_owner, make_patient
 
 BEARER = "Bearer SENTINEL-session-token-123456"
 failing = APIRouter()
@@ -92,3 +97,45 @@ async def test_errors_reach_sentry_without_pii(
     payload = b"\n".join(_FakeSentry.received)
     assert b"sentry-probe-failure" in payload
     assert b"SENTINEL" not in payload
+
+
+async def test_a_database_error_never_carries_the_note_into_logs_or_sentry(
+    fake_sentry: str, settings: Settings, connection: AsyncConnection, database: Database
+) -> None:
+    """The database refuses the row and quotes it back ("Failing row contains (…)")."""
+    await connection.execute(
+        text(
+            "ALTER TABLE clinical_note ADD CONSTRAINT test_refuses_notes "
+            "CHECK (content NOT LIKE '%CLINICAL-SECRET%')"
+        )
+    )
+    async with database.sessionmaker() as session:
+        owner = await make_owner(session, settings)
+        patient = await make_patient(
+            session, owner.organization, full_name="Paciente PRIVATE-NAME-7", email="p7@example.org"
+        )
+        await session.commit()
+    sentry_settings = settings.model_copy(
+        update={"sentry_dsn": SecretStr(fake_sentry), "log_format": "json"}
+    )
+    app = create_app(sentry_settings, database=database)
+    stream = io.StringIO()
+    configure_logging(sentry_settings, stream=stream)
+    note = "El paciente refiere CLINICAL-SECRET abuso en la infancia"
+    async with (
+        LifespanManager(app),
+        AsyncClient(transport=ASGITransport(app), base_url="http://test") as client,
+    ):
+        response = await client.post(
+            f"/api/v1/patients/{patient.id}/notes", headers=owner.headers, json={"content": note}
+        )
+    assert response.status_code == 500
+    assert "CLINICAL-SECRET" not in response.text
+    sentry_sdk.flush(timeout=5)
+    payload = b"\n".join(_FakeSentry.received).decode("utf-8", "replace")
+    logs = stream.getvalue()
+    assert "test_refuses_notes" in logs and "23514" in logs  # the failure is diagnosable...
+    assert "test_refuses_notes" in payload
+    for leaked in ("CLINICAL-SECRET", "abuso", "PRIVATE-NAME-7", "p7@example.org"):
+        assert leaked not in logs  # ...without the row it refused
+        assert leaked not in payload

@@ -33,11 +33,13 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
 # Platform routes act across organizations by design; for non-superusers they answer 403.
 PLATFORM_ROUTES = {
     "/api/v1/admin/users/{user_id}",
+    "/api/v1/admin/users/{user_id}/verify-email",
     "/api/v1/admin/organizations/{organization_id}",
     "/api/v1/admin/backups/{filename}/download",
     "/api/v1/admin/backups/{filename}",
 }
-CLINICAL_TAGS = {"clinical notes", "monitoring", "bookings"}
+# Bookings are not here: assistants run the agenda (tests/test_hardening_auth.py).
+CLINICAL_TAGS = {"clinical notes", "monitoring"}
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, dict[str, object]]]:

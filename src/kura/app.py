@@ -19,8 +19,12 @@ from kura.db.location import configured_url, embedded_server
 from kura.errors import ConfigError
 from kura.handlers import install_error_handlers
 from kura.logging import configure_logging, configure_sentry, get_logger
-from kura.middleware import RequestContextMiddleware
-from kura.openapi import install_openapi
+from kura.middleware import (
+    RequestContextMiddleware,
+    RequestLimitsMiddleware,
+    SecurityHeadersMiddleware,
+)
+from kura.openapi import install_docs, install_openapi
 from kura.ops.endpoints import HEALTH_BODY
 from kura.ops.endpoints import router as ops_router
 
@@ -89,10 +93,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         title="KURA OS API",
         version=__version__,
         summary="The operating system for therapists' and healers' practices.",
-        openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json" if settings.serves_api_docs else None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # Starlette's slash redirects build an absolute URL from the Host header (reflected).
+        redirect_slashes=False,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -104,6 +110,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body=settings.max_request_body_bytes,
+        body_timeout=settings.request_body_timeout_seconds,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
     for router in _api_routers():
@@ -112,6 +124,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     install_console(app)
     install_openapi(app)
+    if settings.serves_api_docs:
+        install_docs(app)
     return app
 
 

@@ -56,6 +56,7 @@ def serve(
     from kura.db.location import database_url
     from kura.db.migrate import current_revisions, head_revisions, upgrade_heads
     from kura.db.urls import describe
+    from kura.http_server import uvicorn_options
     from kura.logging import get_logger
 
     log = get_logger("kura.cli")
@@ -86,10 +87,7 @@ def serve(
                 host=bind_host,
                 port=bind_port,
                 reload=reload,
-                log_config=None,
-                access_log=False,
-                server_header=False,
-                timeout_graceful_shutdown=20,
+                **uvicorn_options(settings),
             )
 
     run_cli(start)

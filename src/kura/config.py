@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     # Proxies in front of the app that append to X-Forwarded-For (Cloud Run: 1).
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
 
+    # Every request body is refused with 413 above this size (the webhook has a lower one);
+    # a client that stops sending mid-body is answered 408 after the timeout.
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    api_docs: bool | None = None  # /docs and the OpenAPI JSON; default off in production
+
     public_base_url: str | None = None
     frontend_url: str = "http://localhost:3001"
     backend_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -148,6 +155,10 @@ class Settings(BaseSettings):
         return self.environment == "production"
 
     @property
+    def serves_api_docs(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
+
+    @property
     def uses_embedded_database(self) -> bool:
         return secret_value(self.database_url) is None and not self.is_production
 
@@ -197,6 +208,9 @@ class Settings(BaseSettings):
                 plain = field_value.get_secret_value()
                 if len(plain) >= 6:
                     values.append(plain)
+        generated = self.kura_data_dir / "secret_key"  # the development signing key
+        if secret_value(self.secret_key) is None and generated.is_file():
+            values.append(generated.read_text().strip())
         url_password = urlsplit(secret_value(self.database_url) or "").password
         if url_password and len(url_password) >= 6:
             values.extend({url_password, unquote(url_password)})

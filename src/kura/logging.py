@@ -15,6 +15,7 @@ import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
 from kura.config import Settings
+from kura.redaction import needs_scrubbing, safe_traceback
 
 _SEVERITY = {
     "debug": "DEBUG",
@@ -69,6 +70,20 @@ class _RedactingRenderer:
         return rendered
 
 
+def _scrub_exceptions(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Render an exception that may quote user data (a database row) without its values."""
+    exc_info = event_dict.get("exc_info")
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    exc = exc_info if isinstance(exc_info, BaseException) else None
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        exc = exc_info[1]
+    if exc is not None and needs_scrubbing(exc):
+        event_dict.pop("exc_info")
+        event_dict["exception"] = safe_traceback(exc)
+    return event_dict
+
+
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
     """Configure structlog and the stdlib root logger once per process (idempotent)."""
     json_output = settings.effective_log_format == "json"
@@ -83,6 +98,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     final: list[Processor]
     if json_output:
         final = [
+            _scrub_exceptions,
             _add_severity,
             _cloud_trace(settings.google_cloud_project),
             structlog.processors.EventRenamer("message"),
@@ -91,6 +107,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         ]
     else:
         final = [
+            _scrub_exceptions,
             _RedactingRenderer(
                 structlog.dev.ConsoleRenderer(
                     colors=False,
@@ -141,6 +158,8 @@ def configure_sentry(settings: Settings) -> bool:
         return False
     import sentry_sdk
 
+    from kura.redaction import sentry_before_breadcrumb, sentry_before_send
+
     sentry_sdk.init(
         dsn=dsn,
         environment=settings.environment,
@@ -157,6 +176,8 @@ def configure_sentry(settings: Settings) -> bool:
             "stack_frame_variables": False,
             "database_query_data": False,
         },
+        before_send=sentry_before_send,  # type: ignore[arg-type]  # SDK's Event TypedDict
+        before_breadcrumb=sentry_before_breadcrumb,
     )
     return True
 

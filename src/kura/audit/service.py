@@ -25,6 +25,9 @@ class AuditAction(StrEnum):
     PASSWORD_RESET = "auth.password_reset"
     PROFILE_UPDATED = "auth.profile_updated"
     ACCOUNT_DELETED = "auth.account_deleted"
+    ACCOUNT_CLAIMED = "auth.account_claimed_by_google"  # unverified registrant locked out
+    EMAIL_VERIFIED = "auth.email_verified"
+    REAUTH_FAILED = "auth.reauth_failed"  # wrong password on change-password / delete account
     STAFF_ADDED = "staff.added"
     STAFF_UPDATED = "staff.updated"
     SUPERUSER_GRANTED = "platform.superuser_granted"

@@ -20,9 +20,12 @@ from kura.auth.schemas import (
     Message,
     RegisterRequest,
     ResetPasswordRequest,
+    VerifyEmailRequest,
 )
+from kura.briefings.service import audio_of_users, remove_audio
 from kura.config import Settings
 from kura.db.session import DbSession
+from kura.errors import KuraError
 from kura.handlers import Responses
 from kura.orgs.schemas import OrganizationRead
 from kura.request_info import client_ip
@@ -30,11 +33,25 @@ from kura.users.schemas import ProfileUpdate, UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 ERRORS: Responses = {401: {"description": "Not signed in or wrong credentials"}}
+REAUTH_ERRORS: Responses = {
+    **ERRORS,
+    400: {"description": "Wrong password (counted; audited)"},
+    429: {"description": "Too many wrong passwords: locked for 15 minutes"},
+}
 
 
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _refused(error: KuraError) -> JSONResponse:
+    """Returned, not raised: the failure counters and audit row must be committed."""
+    return JSONResponse(
+        {"error": error.code, "detail": error.detail},
+        status_code=error.status_code,
+        headers=error.headers,
+    )
 
 
 def _signed_in(request: Request, response: Response, signed: service.SignedIn) -> AuthResponse:
@@ -72,13 +89,7 @@ async def login(
         session, _settings(request), email=body.email, password=body.password, ip=client_ip(request)
     )
     if isinstance(outcome, service.LoginFailure):
-        # Returned, not raised: the failure counters and audit row must be committed.
-        error = outcome.error
-        return JSONResponse(
-            {"error": error.code, "detail": error.detail},
-            status_code=error.status_code,
-            headers=error.headers,
-        )
+        return _refused(outcome.error)
     return _signed_in(request, response, outcome)
 
 
@@ -142,14 +153,14 @@ async def update_me(
     )
 
 
-@router.post("/change-password", response_model=AuthResponse, responses=ERRORS)
+@router.post("/change-password", response_model=AuthResponse, responses=REAUTH_ERRORS)
 async def change_password(
     body: ChangePasswordRequest,
     auth: CurrentAuth,
     request: Request,
     response: Response,
     session: DbSession,
-) -> AuthResponse:
+) -> AuthResponse | JSONResponse:
     """Change your password; every other session ends and this one is renewed."""
     signed = await service.change_password(
         session,
@@ -159,6 +170,8 @@ async def change_password(
         new_password=body.new_password,
         ip=client_ip(request),
     )
+    if isinstance(signed, service.ReauthFailure):
+        return _refused(signed.error)
     return _signed_in(request, response, signed)
 
 
@@ -184,12 +197,37 @@ async def reset_password(
     return Message(message="Password updated. Sign in with your new password.")
 
 
-@router.delete("/me", status_code=204, responses=ERRORS)
+@router.post("/verify-email", response_model=Message, responses={400: {"description": "Bad link"}})
+async def verify_email(body: VerifyEmailRequest, request: Request, session: DbSession) -> Message:
+    """Confirm your email address with the link we sent (single use, 48 h)."""
+    await service.verify_email(session, token=body.token, ip=client_ip(request))
+    return Message(message="Email confirmed.")
+
+
+@router.post(
+    "/verify-email/resend",
+    response_model=Message,
+    responses={**ERRORS, 429: {"description": "Too many links asked for"}},
+)
+async def resend_verification(auth: CurrentAuth, request: Request, session: DbSession) -> Message:
+    """Send a new verification link to your address (5 per hour)."""
+    sent = await service.resend_verification(session, _settings(request), auth)
+    return Message(message="A new link is on its way." if sent else "Your email is confirmed.")
+
+
+@router.delete("/me", status_code=204, responses=REAUTH_ERRORS)
 async def delete_me(
     body: DeleteAccountRequest, auth: CurrentAuth, request: Request, session: DbSession
 ) -> Response:
     """Delete your own account (password required); a practice left with no one goes too."""
-    await service.delete_account(session, auth, password=body.password, ip=client_ip(request))
+    audio = await audio_of_users(session, [auth.user.id])
+    failure = await service.delete_account(
+        session, auth, password=body.password, ip=client_ip(request)
+    )
+    if failure is not None:
+        return _refused(failure.error)
+    await session.commit()  # the account is gone; then its briefing audio (it names patients)
+    await remove_audio(_settings(request), audio)
     response = Response(status_code=204)
     clear_session_cookie(response)
     return response

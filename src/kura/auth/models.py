@@ -29,6 +29,7 @@ class AuthSession(UUIDPrimaryKey, Base):
 class TokenPurpose(StrEnum):
     RESET = "RESET"
     INVITE = "INVITE"
+    VERIFY = "VERIFY"  # confirms the email address; cannot set a password
 
 
 class PasswordToken(UUIDPrimaryKey, Base):
@@ -44,6 +45,10 @@ class PasswordToken(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # Who sent an invitation (named in its email); None for links users ask for themselves.
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
 
 
 class AuthThrottle(Base):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import weakref
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -11,6 +16,7 @@ from pwdlib.hashers.bcrypt import BcryptHasher
 
 from kura.errors import BadRequest
 
+_T = TypeVar("_T")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 
@@ -114,12 +120,38 @@ def _hasher() -> PasswordHash:
     return PasswordHash((Argon2Hasher(), BcryptHasher()))
 
 
-def hash_password(password: str) -> str:
+# Argon2 takes ~50 ms of CPU per call and releases the GIL: it runs in worker threads so the
+# event loop keeps answering, at most this many at once so a login burst queues instead of
+# starving every other request of CPU.
+HASHING_CONCURRENCY = max(1, (os.cpu_count() or 1) - 1)  # leave a core for the loop
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _hashing_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()  # a semaphore belongs to one loop
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(HASHING_CONCURRENCY)
+    return slots
+
+
+async def _off_loop(function: Callable[..., _T], *args: object) -> _T:
+    async with _hashing_slots():
+        return await asyncio.to_thread(function, *args)
+
+
+def hash_password_sync(password: str) -> str:
+    """For command-line tools and fixtures; request paths use `hash_password`."""
     return _hasher().hash(password)
 
 
-def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
-    """(matches, new hash when the stored one should be upgraded to Argon2)."""
+async def hash_password(password: str) -> str:
+    return await _off_loop(hash_password_sync, password)
+
+
+def _verify(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
     if stored_hash is None:
         _hasher().verify(password, _dummy_hash())  # same work as a real check
         return False, None
@@ -129,11 +161,16 @@ def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str |
         return False, None
 
 
+async def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
+    """(matches, new hash when the stored one should be upgraded to Argon2)."""
+    return await _off_loop(_verify, password, stored_hash)
+
+
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return _hasher().hash("kura-dummy-password-for-timing")
 
 
-def burn_verification_time(password: str) -> None:
+async def burn_verification_time(password: str) -> None:
     """Verify against a dummy hash so unknown emails cost as much as wrong passwords."""
-    _hasher().verify(password, _dummy_hash())
+    await _off_loop(_verify, password, None)

@@ -1,4 +1,5 @@
-"""The sign-in flows: register, login, logout, Google, password change and reset."""
+"""The sign-in flows: register, verify the email, login, logout, Google, password change and
+reset. Password hashing runs in a bounded thread pool (kura.auth.passwords), off the loop."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from kura.audit.service import AuditAction, record
 from kura.auth import throttle
 from kura.auth.google import GoogleIdentity
 from kura.auth.models import TokenPurpose
-from kura.auth.password_links import consume_password_link, create_password_link
+from kura.auth.password_links import (
+    SETS_PASSWORD,
+    consume_password_link,
+    create_password_link,
+    expire_password_links,
+)
 from kura.auth.passwords import (
     burn_verification_time,
     check_password_policy,
@@ -39,6 +45,11 @@ from kura.users.models import Role, User
 class InvalidCredentials(KuraError):
     status_code = 401
     code = "invalid_credentials"
+
+
+class EmailNotVerified(KuraError):
+    status_code = 403
+    code = "email_not_verified"
 
 
 @dataclass(frozen=True)
@@ -97,8 +108,9 @@ async def register(
         org_name=org_name,
         email=email,
         full_name=full_name,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
     )
+    await send_password_link_for(session, settings, user, TokenPurpose.VERIFY)
     await record(
         session,
         AuditAction.REGISTER,
@@ -125,20 +137,23 @@ async def login(
     try:
         if ip:
             await throttle.check(session, throttle.LOGIN_IP, ip, now=now)
-        await throttle.check(session, throttle.ACCOUNT, email, now=now)
+        await throttle.check(
+            session, throttle.ACCOUNT, throttle.account_subject(email, ip), now=now
+        )
+        await throttle.check(session, throttle.ACCOUNT_ANY_IP, email, now=now)
     except KuraError as exc:
         return LoginFailure(exc)
     user = await users.get_by_email(session, email)
     if user is None:
-        burn_verification_time(password)
+        await burn_verification_time(password)
         matches, upgraded = False, None
     else:
-        matches, upgraded = verify_password(password, user.password_hash)
+        matches, upgraded = await verify_password(password, user.password_hash)
     if not matches or user is None or not user.is_active:
         return await _failed_login(session, user, email=email, ip=ip)
     if upgraded is not None:
         user.password_hash = upgraded
-    await throttle.clear(session, throttle.ACCOUNT, email)
+    await throttle.clear(session, throttle.ACCOUNT, throttle.account_subject(email, ip))
     return await _sign_in(session, settings, user, ip=ip)
 
 
@@ -148,7 +163,9 @@ async def _failed_login(
     now = utcnow()
     if ip:
         await throttle.record_failure(session, throttle.LOGIN_IP, ip, now=now)
-    locked = await throttle.record_failure(session, throttle.ACCOUNT, email, now=now)
+    subject = throttle.account_subject(email, ip)
+    locked = await throttle.record_failure(session, throttle.ACCOUNT, subject, now=now)
+    locked |= await throttle.record_failure(session, throttle.ACCOUNT_ANY_IP, email, now=now)
     org_id = user.organization_id if user else None
     user_id = user.id if user else None
     await record(
@@ -174,6 +191,8 @@ async def login_with_google(
         if user is not None:
             if user.google_sub is not None:  # the email now belongs to another Google account
                 raise Forbidden("This email is linked to a different Google account.")
+            if user.email_verified_at is None:
+                await _take_over_unverified(session, user, ip=ip)
             user.google_sub = identity.sub  # Google verified the email: link the accounts
         else:
             user, organization = await users.create_organization_with_owner(
@@ -199,6 +218,70 @@ async def login_with_google(
     return await _sign_in(session, settings, user, ip=ip)
 
 
+async def _take_over_unverified(session: AsyncSession, user: User, *, ip: str | None) -> None:
+    """Whoever registered this address never proved it; Google just did for the signer-in.
+    The registrant loses every session and the password they chose (pre-account takeover)."""
+    user.password_hash = None
+    user.email_verified_at = utcnow()
+    await revoke_all_sessions(session, user)
+    await expire_password_links(session, user, frozenset(TokenPurpose))
+    await _audit_user(session, AuditAction.ACCOUNT_CLAIMED, user, ip=ip)
+
+
+async def verify_email(session: AsyncSession, *, token: str, ip: str | None) -> User:
+    """Follow a verification link: the address is proved."""
+    user = await consume_password_link(session, token, purposes=frozenset({TokenPurpose.VERIFY}))
+    await _audit_user(session, AuditAction.EMAIL_VERIFIED, user, ip=ip, actor_id=user.id)
+    return user
+
+
+async def resend_verification(
+    session: AsyncSession, settings: Settings, auth: Authenticated
+) -> bool:
+    """A new verification link for the signed-in user; False when already verified."""
+    if auth.user.email_verified_at is not None:
+        return False
+    await throttle.spend(session, throttle.VERIFY_RESEND, str(auth.user.id), now=utcnow())
+    await send_password_link_for(session, settings, auth.user, TokenPurpose.VERIFY)
+    return True
+
+
+def require_verified_email(user: User) -> None:
+    """Clinical data and the platform's email on someone's behalf need a proved address."""
+    if user.email_verified_at is None:
+        raise EmailNotVerified(
+            "Confirm your email first: follow the link we sent you "
+            "(POST /api/v1/auth/verify-email/resend sends a new one)."
+        )
+
+
+@dataclass(frozen=True)
+class ReauthFailure:
+    """A wrong password from a signed-in user: counted and audited (committed), then refused."""
+
+    error: KuraError
+
+
+async def _recheck_password(
+    session: AsyncSession, auth: Authenticated, password: str, *, ip: str | None
+) -> ReauthFailure | None:
+    now = utcnow()
+    subject = str(auth.user.id)
+    try:
+        await throttle.check(session, throttle.REAUTH, subject, now=now)
+    except KuraError as exc:
+        return ReauthFailure(exc)
+    matches, _ = await verify_password(password, auth.user.password_hash)
+    if matches:
+        await throttle.clear(session, throttle.REAUTH, subject)
+        return None
+    locked = await throttle.record_failure(session, throttle.REAUTH, subject, now=now)
+    await _audit_user(session, AuditAction.REAUTH_FAILED, auth.user, ip=ip, actor_id=auth.user.id)
+    if locked:
+        await _audit_user(session, AuditAction.LOCKOUT, auth.user, ip=ip)
+    return ReauthFailure(BadRequest("The password is incorrect."))
+
+
 async def logout(session: AsyncSession, auth: Authenticated, *, ip: str | None) -> None:
     await revoke_session(session, auth.session_id)
     await record(
@@ -218,14 +301,15 @@ async def change_password(
     current_password: str,
     new_password: str,
     ip: str | None,
-) -> SignedIn:
-    """Every session of the user ends; the caller gets a fresh one."""
-    matches, _ = verify_password(current_password, auth.user.password_hash)
-    if not matches:
-        raise BadRequest("The current password is incorrect.")
+) -> SignedIn | ReauthFailure:
+    """Every session and unused reset link of the user ends; the caller gets a fresh session."""
+    failure = await _recheck_password(session, auth, current_password, ip=ip)
+    if failure is not None:
+        return failure
     check_password_policy(new_password, email=auth.user.email)
-    auth.user.password_hash = hash_password(new_password)
+    auth.user.password_hash = await hash_password(new_password)
     await revoke_all_sessions(session, auth.user)
+    await expire_password_links(session, auth.user)
     await _audit_user(
         session, AuditAction.PASSWORD_CHANGED, auth.user, ip=ip, actor_id=auth.user.id
     )
@@ -248,31 +332,38 @@ async def request_password_reset(
 
 
 async def send_password_link_for(
-    session: AsyncSession, settings: Settings, user: User, purpose: TokenPurpose
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    purpose: TokenPurpose,
+    *,
+    created_by: User | None = None,
 ) -> None:
-    link = await create_password_link(session, settings, user, purpose)
+    link = await create_password_link(session, settings, user, purpose, created_by=created_by)
     await defer_in_transaction(session, send_password_link, token_id=str(link.id))
 
 
 async def reset_password(
     session: AsyncSession, *, token: str, new_password: str, ip: str | None
 ) -> None:
-    user = await consume_password_link(session, token)
+    user = await consume_password_link(session, token, purposes=SETS_PASSWORD)
     check_password_policy(new_password, email=user.email)
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_password(new_password)
     await revoke_all_sessions(session, user)
-    await throttle.clear(session, throttle.ACCOUNT, user.email)
+    await expire_password_links(session, user)
+    await throttle.clear(session, throttle.ACCOUNT_ANY_IP, user.email)
+    await throttle.clear(session, throttle.ACCOUNT, throttle.account_subject(user.email, ip))
     await _audit_user(session, AuditAction.PASSWORD_RESET, user, ip=ip, actor_id=user.id)
 
 
 async def delete_account(
     session: AsyncSession, auth: Authenticated, *, password: str, ip: str | None
-) -> None:
+) -> ReauthFailure | None:
     """Remove the user; their practice too when nobody else belongs to it (its data goes with
     it). The audit trail keeps the event. Superusers are removed by another superuser only."""
-    matches, _ = verify_password(password, auth.user.password_hash)
-    if not matches:
-        raise BadRequest("The password is incorrect.")
+    failure = await _recheck_password(session, auth, password, ip=ip)
+    if failure is not None:
+        return failure
     if auth.user.is_superuser:
         raise Forbidden("A platform operator's account cannot delete itself.")
     others = await session.scalar(
@@ -287,3 +378,4 @@ async def delete_account(
     if not others:
         await session.delete(await session.get_one(Organization, auth.user.organization_id))
     await session.flush()
+    return None

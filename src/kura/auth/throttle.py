@@ -23,13 +23,23 @@ class Limit:
     lock_for: timedelta
 
 
-# 5 wrong passwords for one email within 15 minutes lock it for 15 minutes (also for emails
-# that have no account, so the lock reveals nothing); an IP gets 20 failures per 15 minutes.
-ACCOUNT = Limit("login-email", 5, timedelta(minutes=15), timedelta(minutes=15))
+# 5 wrong passwords for one email from one IP within 15 minutes lock that pair for 15 minutes
+# (also for emails that have no account, so the lock reveals nothing). Keyed with the IP so a
+# stranger cannot lock the owner (or an operator) out from elsewhere; 50 failures from any IPs
+# lock the email everywhere. An IP gets 20 failures per 15 minutes.
+ACCOUNT = Limit("login-email-ip", 5, timedelta(minutes=15), timedelta(minutes=15))
+ACCOUNT_ANY_IP = Limit("login-email", 50, timedelta(minutes=15), timedelta(minutes=15))
 LOGIN_IP = Limit("login-ip", 20, timedelta(minutes=15), timedelta(minutes=15))
 # Every attempt counts for these (there is no "success" that resets them).
 REGISTER_IP = Limit("register-ip", 10, timedelta(hours=1), timedelta(hours=1))
 FORGOT_IP = Limit("forgot-ip", 10, timedelta(hours=1), timedelta(hours=1))
+# A signed-in user re-typing their password (change it, delete the account): 5 wrong per user.
+REAUTH = Limit("reauth-user", 5, timedelta(minutes=15), timedelta(minutes=15))
+# Emails the platform sends on someone's behalf: invitations per practice and per IP, and
+# verification links a user asks for again.
+INVITE_ORG = Limit("invite-org", 20, timedelta(days=1), timedelta(days=1))
+INVITE_IP = Limit("invite-ip", 30, timedelta(days=1), timedelta(days=1))
+VERIFY_RESEND = Limit("verify-resend", 5, timedelta(hours=1), timedelta(hours=1))
 
 
 class TooManyAttempts(KuraError):
@@ -96,11 +106,21 @@ async def clear(session: AsyncSession, limit: Limit, subject: str) -> None:
         await session.flush()
 
 
+def account_subject(email: str, ip: str | None) -> str:
+    return f"{email.strip().lower()}\n{ip or '-'}"
+
+
+async def spend(session: AsyncSession, limit: Limit, subject: str, *, now: datetime) -> None:
+    """For limits where every attempt counts: refuse while locked, else count this one."""
+    await check(session, limit, subject, now=now)
+    await record_failure(session, limit, subject, now=now)
+
+
 async def check(session: AsyncSession, limit: Limit, subject: str, *, now: datetime) -> None:
     """Raise 429 with Retry-After while `subject` is locked."""
     wait = await seconds_locked(session, limit, subject, now=now)
     if wait:
-        error = AccountLocked if limit is ACCOUNT else TooManyAttempts
+        error = AccountLocked if limit in (ACCOUNT, ACCOUNT_ANY_IP, REAUTH) else TooManyAttempts
         raise error(
             f"Too many attempts. Try again in {math.ceil(wait / 60)} minute(s).",
             headers={"Retry-After": str(wait)},

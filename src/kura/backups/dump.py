@@ -146,7 +146,8 @@ async def _compress_stream(
     tail = b""
     size = 0
 
-    with destination.open("wb") as handle:
+    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a whole database
+    with os.fdopen(fd, "wb") as handle:
 
         def absorb(chunk: bytes | None) -> int:
             # Runs in the backup thread: compress, hash and write, off the event loop.

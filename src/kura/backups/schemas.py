@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from kura.backups.manifest import Manifest
+from kura.inputs import Input
 
 
 def human_size(size: int) -> str:
@@ -59,9 +60,11 @@ class BackupCreated(BaseModel):
     message: str
 
 
-class RestoreRequest(BaseModel):
+class RestoreRequest(Input):
     filename: str = Field(min_length=1, max_length=255)
-    confirm: bool = False
+    confirm: StrictBool = Field(
+        default=False, description='Must be the JSON value true (not "true" or 1).'
+    )
 
 
 class RestoreDone(BaseModel):

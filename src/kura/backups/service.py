@@ -72,7 +72,7 @@ class BackupService:
     @property
     def _staging(self) -> Path:
         directory = self.settings.kura_data_dir / "tmp"
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return directory
 
     # -- reading -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""/api/v1/services and /api/v1/bookings — for clinical staff."""
+"""/api/v1/services and /api/v1/bookings: the agenda is for every staff role (assistants
+schedule); defining services is for clinical staff."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from kura.auth.dependencies import ClinicalStaff
+from kura.auth.dependencies import ClinicalStaff, CurrentAuth
 from kura.bookings import service as bookings
 from kura.bookings.models import Booking, Service
 from kura.bookings.schemas import (
@@ -30,7 +31,7 @@ MISSING: Responses = {404: {"description": "Not in your practice"}}
 
 
 @router.get("/services", response_model=list[ServiceRead])
-async def list_services(auth: ClinicalStaff, session: DbSession) -> list[Service]:
+async def list_services(auth: CurrentAuth, session: DbSession) -> list[Service]:
     """Your practice's services."""
     return list(await session.scalars(bookings.readable_services(auth).order_by(Service.name)))
 
@@ -45,7 +46,7 @@ async def create_service(body: ServiceCreate, auth: ClinicalStaff, session: DbSe
 
 
 @router.get("/services/{service_id}", response_model=ServiceRead, responses=MISSING)
-async def get_service(service_id: uuid.UUID, auth: ClinicalStaff, session: DbSession) -> Service:
+async def get_service(service_id: uuid.UUID, auth: CurrentAuth, session: DbSession) -> Service:
     """One service."""
     return await bookings.get_service(session, auth, service_id)
 
@@ -76,7 +77,7 @@ async def delete_service(
 
 @router.get("/bookings", response_model=list[BookingRead])
 async def list_bookings(
-    auth: ClinicalStaff,
+    auth: CurrentAuth,
     session: DbSession,
     day: Annotated[
         date | None, Query(alias="date", description="Local date (default today)")
@@ -93,20 +94,20 @@ async def list_bookings(
     status_code=201,
     responses={**MISSING, 409: {"description": "The time is full"}},
 )
-async def create_booking(body: BookingCreate, auth: ClinicalStaff, session: DbSession) -> Booking:
+async def create_booking(body: BookingCreate, auth: CurrentAuth, session: DbSession) -> Booking:
     """Book a patient into a service (409 when the service is full at that time)."""
     return await bookings.create_booking(session, auth, body)
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingRead, responses=MISSING)
-async def get_booking(booking_id: uuid.UUID, auth: ClinicalStaff, session: DbSession) -> Booking:
+async def get_booking(booking_id: uuid.UUID, auth: CurrentAuth, session: DbSession) -> Booking:
     """One booking."""
     return await bookings.get_booking(session, auth, booking_id)
 
 
 @router.patch("/bookings/{booking_id}", response_model=BookingRead, responses=MISSING)
 async def update_booking(
-    booking_id: uuid.UUID, body: BookingUpdate, auth: ClinicalStaff, session: DbSession
+    booking_id: uuid.UUID, body: BookingUpdate, auth: CurrentAuth, session: DbSession
 ) -> Booking:
     """Move, reassign, or change the status of a booking."""
     booking = await bookings.get_booking(session, auth, booking_id)
@@ -114,9 +115,7 @@ async def update_booking(
 
 
 @router.delete("/bookings/{booking_id}", status_code=204, responses=MISSING)
-async def delete_booking(
-    booking_id: uuid.UUID, auth: ClinicalStaff, session: DbSession
-) -> Response:
+async def delete_booking(booking_id: uuid.UUID, auth: CurrentAuth, session: DbSession) -> Response:
     """Delete a booking that was never paid (paid ones are cancelled instead)."""
     from kura.payments.models import Payment, PaymentStatus
 

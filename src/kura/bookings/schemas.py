@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from kura.bookings.models import BookingStatus
+from kura.inputs import Input
 from kura.users.schemas import FullName
 
 
@@ -22,9 +23,7 @@ def _currency(value: str) -> str:
 Currency = Annotated[str, AfterValidator(_currency)]
 
 
-class ServiceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ServiceCreate(Input):
     name: FullName
     duration_minutes: int = Field(gt=0, le=24 * 60)
     price_cents: int = Field(ge=0, le=10_000_000)
@@ -32,9 +31,7 @@ class ServiceCreate(BaseModel):
     capacity: int = Field(default=1, ge=1, le=1000)
 
 
-class ServiceUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ServiceUpdate(Input):
     name: FullName | None = None
     duration_minutes: int | None = Field(default=None, gt=0, le=24 * 60)
     price_cents: int | None = Field(default=None, ge=0, le=10_000_000)
@@ -54,18 +51,14 @@ class ServiceRead(BaseModel):
     active: bool
 
 
-class BookingCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BookingCreate(Input):
     patient_id: uuid.UUID
     service_id: uuid.UUID
     therapist_id: uuid.UUID | None = None
     starts_at: AwareDatetime
 
 
-class BookingUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BookingUpdate(Input):
     starts_at: AwareDatetime | None = None
     status: BookingStatus | None = None
     therapist_id: uuid.UUID | None = None

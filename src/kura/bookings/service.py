@@ -118,9 +118,13 @@ async def update_booking(
     if "therapist_id" in changes:
         await _check_therapist(session, auth, changes["therapist_id"])
         booking.therapist_id = changes["therapist_id"]
-    if "starts_at" in changes:
+    reactivating = (
+        "status" in changes and changes["status"] in ACTIVE and booking.status not in ACTIVE
+    )
+    if "starts_at" in changes or reactivating:
+        # A move, or a cancelled booking made active again, takes a place: check capacity.
         service = await get_service(session, auth, booking.service_id, lock=True)
-        starts_at = changes["starts_at"].astimezone(practice_zone("UTC"))
+        starts_at = changes.get("starts_at", booking.starts_at).astimezone(practice_zone("UTC"))
         ends_at = starts_at + timedelta(minutes=service.duration_minutes)
         await _check_capacity(session, service, starts_at, ends_at, ignore=booking.id)
         booking.starts_at, booking.ends_at = starts_at, ends_at

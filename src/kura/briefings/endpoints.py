@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,11 +10,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from kura.auth import throttle
 from kura.auth.dependencies import CurrentAuth
+from kura.auth.sessions import utcnow
 from kura.briefings.models import DailyBriefing
 from kura.briefings.service import get_or_create
 from kura.db.session import DbSession
 from kura.errors import NotFound
+from kura.handlers import Responses
 from kura.storage.factory import briefing_store
 
 router = APIRouter(prefix="/insights", tags=["briefing"])
@@ -36,15 +39,40 @@ class BriefingRead(BaseModel):
     generation_method: GenerationMethod
 
 
-@router.get("/daily-briefing", response_model=BriefingRead)
+# A new briefing costs a paid script and speech call: a few per hour per person.
+REFRESH_LIMIT = throttle.Limit("briefing-refresh", 3, timedelta(hours=1), timedelta(hours=1))
+LIMITED: Responses = {429: {"description": "More than 3 new briefings in an hour"}}
+
+
+@router.get("/daily-briefing", response_model=BriefingRead, responses=LIMITED)
 async def daily_briefing(
     request: Request,
     auth: CurrentAuth,
     session: DbSession,
-    refresh: Annotated[bool, Query(description="Make a new one for today")] = False,
+    refresh: Annotated[
+        bool,
+        Query(description="Deprecated: use POST /daily-briefing/refresh", deprecated=True),
+    ] = False,
 ) -> BriefingRead:
     """Today's briefing (practice's local day): text, and a private link to its audio."""
+    return await _briefing(request, auth, session, refresh=refresh)
+
+
+@router.post("/daily-briefing/refresh", response_model=BriefingRead, responses=LIMITED)
+async def refresh_daily_briefing(
+    request: Request, auth: CurrentAuth, session: DbSession
+) -> BriefingRead:
+    """Make a new briefing for today (3 per hour)."""
+    return await _briefing(request, auth, session, refresh=True)
+
+
+async def _briefing(
+    request: Request, auth: CurrentAuth, session: DbSession, *, refresh: bool
+) -> BriefingRead:
     settings = request.app.state.settings
+    if refresh:
+        await throttle.spend(session, REFRESH_LIMIT, str(auth.user.id), now=utcnow())
+        await session.commit()  # the attempt counts even if generation fails
     briefing, cached = await get_or_create(
         session, settings, briefing_store(settings), auth, refresh=refresh
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import date
 
@@ -16,7 +17,8 @@ from kura.briefings.speech import SpeechFailed, synthesize
 from kura.config import Settings
 from kura.db.base import utcnow
 from kura.logging import get_logger
-from kura.storage.blobs import BlobStore
+from kura.storage.blobs import BlobNotFound, BlobStore
+from kura.storage.factory import briefing_store
 
 log = get_logger(__name__)
 MAX_AUDIO_ATTEMPTS = 3
@@ -112,3 +114,20 @@ async def retry_audio(
     if briefing is None or briefing.audio_status == "done":
         return False
     return await speak(session, settings, store, briefing)
+
+
+async def audio_of_users(session: AsyncSession, user_ids: list[uuid.UUID]) -> list[str]:
+    """Names of the stored audio of these users' briefings (to remove with their account)."""
+    rows = await session.scalars(
+        select(DailyBriefing.audio_blob).where(
+            DailyBriefing.user_id.in_(user_ids), DailyBriefing.audio_blob.is_not(None)
+        )
+    )
+    return [name for name in rows if name]
+
+
+async def remove_audio(settings: Settings, names: list[str]) -> None:
+    store = briefing_store(settings)
+    for name in names:
+        with contextlib.suppress(BlobNotFound):
+            await store.delete(name)

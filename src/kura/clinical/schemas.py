@@ -9,20 +9,17 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from kura.clinical.models import NoteType
+from kura.inputs import Input
 
 Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50_000)]
 
 
-class NoteCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NoteCreate(Input):
     type: NoteType = NoteType.NOTE
     content: Content
 
 
-class NoteUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NoteUpdate(Input):
     type: NoteType | None = None
     content: Content | None = None
 

@@ -7,6 +7,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kura.inputs import Input
+
 
 class RiskAlertRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -61,10 +63,8 @@ class MonitoringSettings(BaseModel):
     crisis_resources: str | None
 
 
-class MonitoringSettingsUpdate(BaseModel):
+class MonitoringSettingsUpdate(Input):
     """The practice's texts. Its WhatsApp number is assigned by a platform operator."""
-
-    model_config = ConfigDict(extra="forbid")
 
     monitoring_ack_message: str | None = Field(default=None, max_length=500)
     crisis_resources: str | None = Field(default=None, max_length=500)

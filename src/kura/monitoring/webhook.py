@@ -14,6 +14,7 @@ from kura.config import Settings, secret_value
 from kura.db.session import DbSession
 from kura.errors import BadRequest, Forbidden, KuraError, ServiceUnavailable
 from kura.handlers import Responses
+from kura.inputs import has_control_characters, strip_control_characters
 from kura.logging import get_logger
 from kura.monitoring.service import Inbound, handle_inbound
 from kura.monitoring.transcribe import is_twilio_media
@@ -93,7 +94,7 @@ def _e164(value: str) -> str | None:
 def _media(params: dict[str, str]) -> tuple[str | None, str | None]:
     if params.get("NumMedia", "0") in ("", "0"):
         return None, None
-    content_type = params.get("MediaContentType0", "")[:100] or None
+    content_type = strip_control_characters(params.get("MediaContentType0", ""))[:100] or None
     url = params.get("MediaUrl0", "")
     if is_twilio_media(url) and len(url) <= 500:
         return content_type, url
@@ -106,10 +107,13 @@ async def _receive(request: Request, session: DbSession) -> Response:
     params = await _form(request)
     verify_twilio_signature(settings, request, params)
     sid = params.get("MessageSid") or params.get("SmsMessageSid")
-    if not sid or len(sid) > 64 or not params.get("From") or not params.get("To"):
+    if not sid or len(sid) > 64 or has_control_characters(sid):
+        raise BadRequest("MessageSid, From and To are required.")
+    if not params.get("From") or not params.get("To"):
         raise BadRequest("MessageSid, From and To are required.")
     sender, recipient = _e164(params["From"]), _e164(params["To"])
-    body = params.get("Body", "")[:MAX_TEXT_CHARS]
+    # A control character must not cost the patient their message: kept without it, screened.
+    body = strip_control_characters(params.get("Body", ""))[:MAX_TEXT_CHARS]
     if sender is None or recipient is None:  # no phone we could match: a stranger, screened
         stranger = Inbound(sid=sid, from_number="", to_number="", body=body)
         return twiml((await answer_unknown_sender(stranger)).reply)

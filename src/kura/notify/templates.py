@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+from kura.inputs import strip_control_characters
 from kura.notify.email import Email
+
+# host-like tokens: word.word (e.g. evil.example, www.bank.com) — shown, never linked
+_DOMAIN = re.compile(r"\b[\w-]+(?:\.[\w-]+)+\b")
 
 _PASSWORD_LINK = {
     ("RESET", "es"): (
@@ -19,22 +25,56 @@ _PASSWORD_LINK = {
         "— KURA OS",
     ),
     ("INVITE", "es"): (
-        "{org} te invita a KURA OS",
-        "Hola {name}:\n\n{org} te ha dado acceso a KURA OS. Elige tu contraseña con este "
-        "enlace (válido 72 horas):\n\n{link}\n\n— KURA OS",
+        "Invitación a un equipo en KURA OS",
+        "Hola {name}:\n\n{inviter} te ha invitado a unirte a la consulta «{org}» en KURA OS.\n"
+        "Si conoces a esta persona y esperabas la invitación, elige tu contraseña con este "
+        "enlace (válido 72 horas):\n\n{link}\n\n"
+        "Si no la conoces, ignora este mensaje: no se creará nada sin ti. KURA OS nunca te "
+        "pedirá datos bancarios ni contraseñas por correo.\n\n— KURA OS",
     ),
     ("INVITE", "en"): (
-        "{org} invited you to KURA OS",
-        "Hello {name},\n\n{org} has given you access to KURA OS. Choose your password with "
-        "this link (valid for 72 hours):\n\n{link}\n\n— KURA OS",
+        "Invitation to a team on KURA OS",
+        "Hello {name},\n\n{inviter} invited you to join the practice \u201c{org}\u201d on KURA "
+        "OS.\nIf you know this person and expected the invitation, choose your password with "
+        "this link (valid for 72 hours):\n\n{link}\n\n"
+        "If you do not, ignore this message: nothing happens without you. KURA OS never asks "
+        "for bank details or passwords by email.\n\n— KURA OS",
+    ),
+    ("VERIFY", "es"): (
+        "Confirma tu correo en KURA OS",
+        "Hola {name}:\n\nConfirma que esta dirección es tuya con este enlace (válido 48 "
+        "horas):\n\n{link}\n\nHasta entonces no podrás añadir pacientes ni invitar a tu "
+        "equipo. Si no has creado una cuenta, ignora este mensaje.\n\n— KURA OS",
+    ),
+    ("VERIFY", "en"): (
+        "Confirm your email for KURA OS",
+        "Hello {name},\n\nConfirm this address is yours with this link (valid for 48 "
+        "hours):\n\n{link}\n\nUntil then you cannot add patients or invite your team. If you "
+        "did not create an account, ignore this message.\n\n— KURA OS",
     ),
 }
 
 
+def display_text(value: str, *, limit: int = 60) -> str:
+    """Text someone else chose (a practice or person name) as an email may show it: one line,
+    bounded, and with anything that looks like a web address defanged so it is not a link."""
+    flat = " ".join(strip_control_characters(value).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    flat = flat.replace("://", "[:]//")
+    return _DOMAIN.sub(lambda m: m.group(0).replace(".", "[.]"), flat)
+
+
 def password_link_email(
-    *, purpose: str, locale: str, to: str, name: str, org: str, link: str
+    *, purpose: str, locale: str, to: str, name: str, org: str, link: str, inviter: str = ""
 ) -> Email:
     language = locale if locale in ("es", "en") else "es"
     subject, body = _PASSWORD_LINK[(purpose, language)]
-    values = {"name": name, "org": org, "link": link}
+    someone = "Alguien" if language == "es" else "Someone"
+    values = {
+        "name": display_text(name),
+        "org": display_text(org),
+        "inviter": inviter or someone,  # built by the caller from a verified account
+        "link": link,
+    }
     return Email(to=to, subject=subject.format(**values), text=body.format(**values))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 
 from kura.audit.service import AuditAction, record
@@ -14,6 +13,7 @@ from kura.auth.dependencies import SuperAdmin
 from kura.config import Settings
 from kura.db.session import DbSession
 from kura.errors import Conflict, NotFound
+from kura.inputs import Input
 from kura.orgs.models import Organization
 from kura.orgs.schemas import OrganizationRead
 from kura.phones import Phone
@@ -22,9 +22,7 @@ from kura.request_info import client_ip
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-class OrganizationAdminUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrganizationAdminUpdate(Input):
     whatsapp_number: Phone | None = None
 
 

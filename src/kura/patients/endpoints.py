@@ -23,6 +23,7 @@ NOT_FOUND: Responses = {404: {"description": "No such patient in your organizati
 @router.get("", response_model=PatientPage)
 async def list_patients(
     auth: CurrentAuth,
+    request: Request,
     session: DbSession,
     q: Annotated[str | None, Query(max_length=100, description="Name, email or phone")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -30,6 +31,9 @@ async def list_patients(
 ) -> PatientPage:
     """Your organization's patients, by name, with search and pagination."""
     rows, total = await service.search_patients(session, auth, q=q, page=page, page_size=page_size)
+    await service.audit_listing(
+        session, auth, rows, searched=bool(q), page=page, ip=client_ip(request)
+    )
     return PatientPage(
         items=[PatientRead.model_validate(p) for p in rows],
         total=total,
@@ -69,11 +73,15 @@ async def update_patient(
     return await service.update_patient(session, auth, patient, body, ip=client_ip(request))
 
 
-@router.delete("/{patient_id}", status_code=204, responses=NOT_FOUND)
+@router.delete(
+    "/{patient_id}",
+    status_code=204,
+    responses={**NOT_FOUND, 403: {"description": "Only the practice owner can delete"}},
+)
 async def delete_patient(
     patient_id: uuid.UUID, auth: CurrentAuth, request: Request, session: DbSession
 ) -> Response:
-    """Delete a patient and their clinical notes."""
+    """Delete a patient and their clinical notes (OWNER only)."""
     patient = await get_readable(session, auth, patient_id)
     await service.delete_patient(session, auth, patient, ip=client_ip(request))
     return Response(status_code=204)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from kura.inputs import Input
 from kura.phones import DEFAULT_REGION, Phone, normalize_phone
 from kura.users.schemas import FullName
 
@@ -17,9 +18,7 @@ __all__ = ["DEFAULT_REGION", "Phone", "normalize_phone"]
 Language = Literal["es", "en", "ca"]
 
 
-class PatientCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PatientCreate(Input):
     full_name: FullName
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: Phone | None = None
@@ -28,9 +27,7 @@ class PatientCreate(BaseModel):
     assigned_therapist_id: uuid.UUID | None = None
 
 
-class PatientUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PatientUpdate(Input):
     full_name: FullName | None = None
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: Phone | None = None

@@ -9,12 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
+from kura.auth.service import require_verified_email
 from kura.auth.sessions import Authenticated, utcnow
-from kura.errors import BadRequest, Conflict
+from kura.errors import BadRequest, Conflict, Forbidden
 from kura.patients.models import Patient
 from kura.patients.repository import readable
 from kura.patients.schemas import PatientCreate, PatientUpdate
-from kura.users.models import User
+from kura.users.models import Role, User
 
 
 def _like(term: str) -> str:
@@ -71,9 +72,18 @@ async def _check_therapist(
         )
 
 
+def _check_consent_change(auth: Authenticated) -> None:
+    """Monitoring consent is a clinical decision: owners and therapists, not assistants."""
+    if not auth.user.is_clinical:
+        raise Forbidden("Only an owner or therapist can change monitoring consent.")
+
+
 async def create_patient(
     session: AsyncSession, auth: Authenticated, data: PatientCreate, *, ip: str | None
 ) -> Patient:
+    require_verified_email(auth.user)
+    if data.monitoring_consent:
+        _check_consent_change(auth)
     await _check_therapist(session, auth, data.assigned_therapist_id)
     patient = Patient(
         organization_id=auth.user.organization_id,
@@ -105,6 +115,7 @@ async def update_patient(
         "monitoring_consent" in changes
         and changes["monitoring_consent"] != patient.monitoring_consent
     ):
+        _check_consent_change(auth)
         patient.monitoring_consent_at = utcnow() if changes["monitoring_consent"] else None
     for field, value in changes.items():
         setattr(patient, field, value)
@@ -117,9 +128,33 @@ async def update_patient(
 async def delete_patient(
     session: AsyncSession, auth: Authenticated, patient: Patient, *, ip: str | None
 ) -> None:
+    """Takes every note, message, alert and booking with it: the practice owner's call only."""
+    if auth.user.role != Role.OWNER:
+        raise Forbidden("Only the practice owner can delete a patient.")
     await _audit(session, auth, AuditAction.PATIENT_DELETED, patient, ip=ip)
     await session.delete(patient)
     await session.flush()
+
+
+async def audit_listing(
+    session: AsyncSession,
+    auth: Authenticated,
+    patients: list[Patient],
+    *,
+    searched: bool,
+    page: int,
+    ip: str | None,
+) -> None:
+    """One row per list or search request: which records were shown, never the query text."""
+    await record(
+        session,
+        AuditAction.PATIENT_LISTED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="patient",
+        ip=ip,
+        details={"ids": [str(p.id) for p in patients], "searched": searched, "page": page},
+    )
 
 
 async def audit_view(

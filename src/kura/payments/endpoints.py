@@ -124,7 +124,13 @@ async def stripe_webhook(request: Request, session: DbSession) -> dict[str, obje
     if stored is None:
         return {"received": True, "duplicate": True}
     # Handlers read the verified payload as plain JSON (Stripe objects are not dicts).
-    outcome = await _dispatch(session, settings, event.type, json.loads(payload))
+    try:
+        outcome = await _dispatch(session, settings, event.type, json.loads(payload))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        # Signed by Stripe but not shaped like the event type says: answered (and rolled
+        # back) as a client error, never a 500 loop.
+        log.warning("stripe.webhook.malformed", event_id=event.id, type=event.type)
+        raise BadRequest("The event is signed but malformed; it was not applied.") from None
     await session.execute(
         update(StripeEvent).where(StripeEvent.id == event.id).values(outcome=outcome[:100])
     )

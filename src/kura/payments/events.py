@@ -50,8 +50,8 @@ async def _payment_for_intent(session: AsyncSession, intent: Any) -> Payment | N
         organization_id=organization_id,
         booking_id=booking.id,
         kind=PaymentKind.BOOKING,
-        amount_cents=int(intent.get("amount") or 0),
-        currency=str(intent.get("currency") or booking.currency),
+        amount_cents=booking.amount_cents,  # what we asked for, checked against the event
+        currency=booking.currency,
         status=PaymentStatus.PENDING,
         stripe_payment_intent_id=intent["id"],
         livemode=bool(intent.get("livemode")),
@@ -59,6 +59,22 @@ async def _payment_for_intent(session: AsyncSession, intent: Any) -> Payment | N
     session.add(payment)
     await session.flush()
     return payment
+
+
+async def _mismatch(session: AsyncSession, payment: Payment, intent: Any) -> str | None:
+    """What differs between the stored payment and the event (None when they agree): a
+    signed event still only confirms the amount, currency and account we asked for."""
+    received = int(intent.get("amount_received") or intent.get("amount") or 0)
+    if received != payment.amount_cents:
+        return "amount"
+    if str(intent.get("currency") or "").lower() != payment.currency.lower():
+        return "currency"
+    organization = await session.get(Organization, payment.organization_id)
+    expected_account = organization.stripe_account_id if organization else None
+    destination = (intent.get("transfer_data") or {}).get("destination")
+    if expected_account and destination != expected_account:
+        return "connected account"
+    return None
 
 
 async def payment_succeeded(session: AsyncSession, intent: Any) -> str:
@@ -69,8 +85,11 @@ async def payment_succeeded(session: AsyncSession, intent: Any) -> str:
         return "ignored: no booking of ours"
     if payment.status == PaymentStatus.SUCCEEDED:
         return "already succeeded"
+    mismatch = await _mismatch(session, payment, intent)
+    if mismatch is not None:
+        log.warning("payments.mismatch", payment_id=str(payment.id), field=mismatch)
+        return f"not confirmed: {mismatch} differs from the booking"
     payment.status = PaymentStatus.SUCCEEDED
-    payment.amount_cents = int(intent.get("amount_received") or intent.get("amount") or 0)
     payment.succeeded_at = utcnow()
     booking = await session.get(Booking, payment.booking_id) if payment.booking_id else None
     outcome = "payment recorded"

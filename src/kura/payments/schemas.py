@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from kura.inputs import Input
 
 
-class PaymentIntentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PaymentIntentRequest(Input):
     booking_id: uuid.UUID
 
 
@@ -28,9 +28,7 @@ class BillingStatus(BaseModel):
     has_connected_account: bool
 
 
-class CheckoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CheckoutRequest(Input):
     target_tier: str
 
 

@@ -81,10 +81,12 @@ class LocalBlobStore:
         return await asyncio.to_thread(scan)
 
     def _publish(self, name: str, write: Any) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Blobs are backups and briefing audio: readable by this account only (0700/0600).
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self.directory / f".tmp-{uuid.uuid4().hex}"
         try:
-            with temporary.open("wb") as handle:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -113,7 +115,8 @@ class LocalBlobStore:
 
     async def fetch(self, name: str, destination: Path) -> None:
         def copy() -> None:
-            with self._path(name).open("rb") as src, destination.open("wb") as dst:
+            fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with self._path(name).open("rb") as src, os.fdopen(fd, "wb") as dst:
                 while chunk := src.read(CHUNK):
                     dst.write(chunk)
 

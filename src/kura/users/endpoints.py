@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from kura.audit.service import AuditAction, record
+from kura.auth import throttle
 from kura.auth.dependencies import CurrentAuth, Owner, SuperAdmin
 from kura.auth.models import TokenPurpose
-from kura.auth.service import send_password_link_for
-from kura.auth.sessions import revoke_all_sessions
+from kura.auth.service import require_verified_email, send_password_link_for
+from kura.auth.sessions import revoke_all_sessions, utcnow
 from kura.db.session import DbSession
 from kura.errors import BadRequest, NotFound
 from kura.request_info import client_ip
@@ -28,9 +29,26 @@ async def list_staff(auth: CurrentAuth, session: DbSession) -> list[User]:
     return await service.list_staff(session, auth.user.organization_id)
 
 
-@router.post("/staff", response_model=UserRead, status_code=201)
+@router.post(
+    "/staff",
+    response_model=UserRead,
+    status_code=201,
+    responses={
+        403: {"description": "Your own email is not confirmed yet"},
+        409: {"description": "The email already has an account"},
+        429: {"description": "Too many invitations today (20 per practice, 30 per IP)"},
+    },
+)
 async def add_staff(body: StaffCreate, auth: Owner, request: Request, session: DbSession) -> User:
-    """Add a team member; they receive an email to choose their password (72 h)."""
+    """Add a team member; they receive an email naming you and your practice (link valid 72 h)."""
+    require_verified_email(auth.user)
+    now, ip = utcnow(), client_ip(request)
+    # Counted before the outcome is known: a refused email (409) costs an attempt too, so the
+    # endpoint cannot be used to probe which addresses have accounts.
+    await throttle.spend(session, throttle.INVITE_ORG, str(auth.organization.id), now=now)
+    if ip:
+        await throttle.spend(session, throttle.INVITE_IP, ip, now=now)
+    await session.commit()
     user = await service.add_staff(
         session,
         organization=auth.organization,
@@ -38,7 +56,9 @@ async def add_staff(body: StaffCreate, auth: Owner, request: Request, session: D
         full_name=body.full_name,
         role=body.role,
     )
-    await send_password_link_for(session, request.app.state.settings, user, TokenPurpose.INVITE)
+    await send_password_link_for(
+        session, request.app.state.settings, user, TokenPurpose.INVITE, created_by=auth.user
+    )
     await record(
         session,
         AuditAction.STAFF_ADDED,
@@ -46,7 +66,7 @@ async def add_staff(body: StaffCreate, auth: Owner, request: Request, session: D
         actor_id=auth.user.id,
         target_type="user",
         target_id=user.id,
-        ip=client_ip(request),
+        ip=ip,
         details={"role": user.role.value},
     )
     return user
@@ -106,4 +126,28 @@ async def set_superuser(
         target_id=user.id,
         ip=client_ip(request),
     )
+    return user
+
+
+@router.post("/admin/users/{user_id}/verify-email", response_model=UserRead, tags=["admin"])
+async def mark_email_verified(
+    user_id: uuid.UUID, auth: SuperAdmin, request: Request, session: DbSession
+) -> User:
+    """Mark a user's email confirmed (support, after checking it by other means). Superusers."""
+    user = await session.scalar(select(User).where(User.id == user_id))
+    if user is None:
+        raise NotFound("No such user.")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        await record(
+            session,
+            AuditAction.EMAIL_VERIFIED,
+            organization_id=user.organization_id,
+            actor_id=auth.user.id,
+            target_type="user",
+            target_id=user.id,
+            ip=client_ip(request),
+            details={"by": "operator"},
+        )
+        await session.flush()
     return user

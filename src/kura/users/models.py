@@ -36,6 +36,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     is_superuser: Mapped[bool] = mapped_column(default=False)
     google_sub: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Set when the user proved the address (a link we emailed, or Google); see auth.service.
+    email_verified_at: Mapped[datetime | None]
     locale: Mapped[str | None] = mapped_column(String(8))
     # E.164; where escalated CRITICAL alerts are sent by SMS (set by the user: PATCH /auth/me).
     phone: Mapped[str | None] = mapped_column(String(20))

@@ -6,12 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from kura.inputs import Input, single_line
 from kura.phones import Phone
 from kura.users.models import Role
 
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(single_line),
+]
 Locale = Literal["es", "en"]
 
 
@@ -25,16 +30,15 @@ class UserRead(BaseModel):
     role: Role
     is_active: bool
     is_superuser: bool
+    email_verified_at: datetime | None
     locale: str | None
     phone: str | None
     last_login_at: datetime | None
     created_at: datetime
 
 
-class ProfileUpdate(BaseModel):
+class ProfileUpdate(Input):
     """PATCH /auth/me: only these fields; anything else is rejected."""
-
-    model_config = ConfigDict(extra="forbid")
 
     full_name: FullName | None = None
     locale: Locale | None = None
@@ -43,22 +47,16 @@ class ProfileUpdate(BaseModel):
     )
 
 
-class StaffCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StaffCreate(Input):
     email: EmailStr = Field(max_length=320)
     full_name: FullName
     role: Role = Role.THERAPIST
 
 
-class StaffUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StaffUpdate(Input):
     role: Role | None = None
     is_active: bool | None = None
 
 
-class SuperuserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SuperuserUpdate(Input):
     is_superuser: bool

@@ -24,6 +24,7 @@ class HeaderTimeoutProtocol(H11Protocol):
 
     header_timeout = 10.0
 
+    # asyncio.Protocol types the argument as BaseTransport; uvicorn narrows it the same way.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_header_deadline()

@@ -3,6 +3,7 @@ server with this project's (newer) pg_dump and psql."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
@@ -82,3 +83,35 @@ async def test_backup_and_restore_on_postgresql_15(pg15_env: BackupEnv) -> None:
     assert (
         await pg15_env.client.get("/api/v1/auth/me", headers=pg15_env.owner.headers)
     ).status_code == 401
+
+
+MANUAL_FILTER = "sed -e '/^SET transaction_timeout = /d'"
+
+
+async def test_the_documented_manual_restore_works_on_postgresql_15(
+    pg15_env: BackupEnv,
+) -> None:
+    """docs/backups.md's hand restore of a pg_dump 18 file into PostgreSQL 15 (psql 15)."""
+    assert MANUAL_FILTER in (Path(__file__).parents[1] / "docs" / "backups.md").read_text()
+    service = BackupService(
+        pg15_env.settings, LocalBlobStore(pg15_env.store_dir), pg15_env.database
+    )
+    manifest = await service.create()
+    assert manifest.pg_dump_version.split()[-1].startswith("18")
+    target = pg15_env.url.set(database="kura_manual")
+    with psycopg.connect(
+        libpq_conninfo(pg15_env.url.set(database="postgres")), autocommit=True
+    ) as c:
+        c.execute("DROP DATABASE IF EXISTS kura_manual")
+        c.execute("CREATE DATABASE kura_manual")
+    pipeline = (
+        f"gunzip -c '{pg15_env.store_dir / manifest.filename}' | {MANUAL_FILTER} | "
+        f"'{PG15 / 'psql'}' -X -q -v ON_ERROR_STOP=1 --single-transaction "
+        f"-d '{libpq_conninfo(target)}' > /dev/null"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run, ["bash", "-o", "pipefail", "-c", pipeline], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    restored = table_fingerprints(target)
+    assert {table: count for table, (count, _) in restored.items()} == manifest.tables

@@ -84,6 +84,8 @@ async def test_psql_killed_mid_restore_leaves_the_live_database_as_it_was(
         await service.restore(manifest.filename)
     assert await killer
     after = await asyncio.to_thread(table_fingerprints, backup_env.url)
+    after.pop("public.audit_event")  # the pre-restore backup's `backup.created` line
+    before.pop("public.audit_event")
     assert after == before
     result = await service.restore(manifest.filename)  # and a clean retry succeeds
     assert result.restored.filename == manifest.filename

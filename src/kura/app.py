@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                     server = embedded_server(settings)
                     url = await asyncio.to_thread(server.start)
                     stack.callback(server.stop)
+                from kura.backups.recovery import prepare_database
+
+                await prepare_database(url, settings)
                 db = Database.connect(url)
                 stack.push_async_callback(db.dispose)
                 if settings.kura_run_worker:

@@ -17,10 +17,10 @@ from kura.aletheia.cli import aletheia_app
 from kura.backups.cli import backup_app
 from kura.cli_support import (
     check_port_free,
-    check_reachable,
     cli_settings,
     err,
     exit_on_sigterm,
+    open_database,
     out,
     run_cli,
 )
@@ -48,7 +48,10 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
-    worker: Annotated[bool, typer.Option(help="Run the job worker in this process.")] = True,
+    worker: Annotated[
+        bool | None,
+        typer.Option(help="Run the job worker in this process (default KURA_RUN_WORKER, on)."),
+    ] = None,
 ) -> None:
     """Serve the API. Without DATABASE_URL it starts the embedded PostgreSQL and migrates it."""
     import uvicorn
@@ -70,7 +73,7 @@ def serve(
         bind_port = port or settings.port
         check_port_free(bind_host, bind_port)
         with database_url(settings) as url:
-            check_reachable(url)
+            open_database(url, settings)
             if settings.is_production:
                 # The migration job (`kura migrate`) owns the schema; a server never migrates.
                 if current_revisions(url) != head_revisions():
@@ -78,7 +81,8 @@ def serve(
             else:
                 upgrade_heads(url)
             os.environ["DATABASE_URL"] = describe(url, show_password=True)
-            os.environ["KURA_RUN_WORKER"] = "true" if worker else "false"
+            run_worker = settings.kura_run_worker if worker is None else worker
+            os.environ["KURA_RUN_WORKER"] = "true" if run_worker else "false"
             signal.signal(signal.SIGTERM, exit_on_sigterm)
             log.info("serve.listening", url=f"http://{bind_host}:{bind_port}", version=__version__)
             uvicorn.run(
@@ -102,7 +106,7 @@ def migrate() -> None:
     def run() -> None:
         settings = cli_settings()
         with database_url(settings) as url:
-            check_reachable(url)
+            open_database(url, settings)
             upgrade_heads(url)
             out.print(f"Database at revision {', '.join(sorted(current_revisions(url)))}")
 
@@ -135,7 +139,7 @@ def worker() -> None:
     def run() -> None:
         settings = cli_settings()
         with database_url(settings) as url:
-            check_reachable(url)
+            open_database(url, settings)
             asyncio.run(work(url, settings))
 
     run_cli(run)
@@ -182,7 +186,7 @@ def createsuperuser(
 
         settings = cli_settings()
         with database_url(settings) as url:
-            check_reachable(url)
+            open_database(url, settings)
             if not settings.is_production:
                 upgrade_heads(url)  # a fresh laptop: the tables must exist first
             out.print(asyncio.run(create(url)), highlight=False)
@@ -263,7 +267,7 @@ def db_exec(ctx: typer.Context) -> None:
     def run() -> int:
         settings = cli_settings()
         with database_url(settings) as url:
-            check_reachable(url)
+            open_database(url, settings)
             env = dict(os.environ)
             env.update(libpq_environment(url))
             bin_dir = pg_bin_dir(settings)

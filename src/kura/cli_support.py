@@ -61,6 +61,7 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def check_reachable(url: URL) -> None:
+    """One `error:` line with libpq's own reason (it never contains the password) and a hint."""
     import psycopg
 
     from kura.db.urls import libpq_conninfo, where
@@ -68,11 +69,45 @@ def check_reachable(url: URL) -> None:
     try:
         with psycopg.connect(libpq_conninfo(url), connect_timeout=5) as conn:
             conn.execute("SELECT 1")
-    except psycopg.OperationalError:
+    except psycopg.OperationalError as exc:
+        reason = libpq_reason(exc)
         raise StartupError(
-            f"Cannot connect to the database at {where(url)}. Check DATABASE_URL and that "
-            "the server (or the Cloud SQL proxy) is running."
+            f"Cannot connect to the database at {where(url)}: {reason}. {_hint(reason)}"
         ) from None
+
+
+def libpq_reason(exc: Exception) -> str:
+    """The server's FATAL line when there is one, else libpq's first line."""
+    text = " ".join(str(exc).split())
+    marker = text.rfind("FATAL:")
+    return (text[marker + len("FATAL:") :] if marker >= 0 else text).strip() or "no reason given"
+
+
+def _hint(reason: str) -> str:
+    if "not currently accepting connections" in reason:
+        return (
+            "Its connections are switched off, as an interrupted restore leaves them; kura "
+            "switches them back on at start when no backup or restore is running. "
+            "See docs/backups.md."
+        )
+    if reason.startswith("database") and "does not exist" in reason:
+        return (
+            "Create the database (scripts/setup_infra.sh does on Cloud SQL); if a restore was "
+            "interrupted, see docs/backups.md."
+        )
+    if "password authentication failed" in reason or (
+        reason.startswith("role") and "does not exist" in reason
+    ):
+        return "Check the user in DATABASE_URL and DB_PASSWORD (or re-run scripts/setup_infra.sh)."
+    return "Check DATABASE_URL and that the server (or the Cloud SQL proxy) is running."
+
+
+def open_database(url: URL, settings: Settings) -> None:
+    """Before any command uses the database: repair an interrupted restore, sweep, check."""
+    from kura.backups.recovery import prepare_database_sync
+
+    prepare_database_sync(url, settings)
+    check_reachable(url)
 
 
 def exit_on_sigterm(signum: int, _frame: object) -> None:

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     backup_prerestore_days: int = Field(default=7, ge=0, le=3650)
     backup_cron: str = "30 3 * * *"  # daily, UTC
     backup_compression_level: int = Field(default=6, ge=1, le=9)
+    # A restore keeps the database it replaced this long (for recovery by hand), then drops it.
+    backup_retired_database_hours: int = Field(default=24, ge=0, le=24 * 90)
+    # Upper bound for one dump, one load of a dump, or one upload/download of a backup file.
+    backup_timeout_seconds: int = Field(default=6 * 3600, ge=10, le=48 * 3600)
     pg_bin_dir: Path | None = None  # pg_dump/psql; default: the embedded wheel's, else PATH
 
     sentry_dsn: SecretStr | None = None

@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     BACKUP_CREATED = "backup.created"
     BACKUP_DOWNLOADED = "backup.downloaded"
     BACKUP_DELETED = "backup.deleted"
+    BACKUP_LEFTOVERS_REMOVED = "backup.leftovers_removed"  # names and sizes, never content
     RESTORE_STARTED = "restore.started"
     RESTORE_COMPLETED = "restore.completed"
     RESTORE_FAILED = "restore.failed"

@@ -14,7 +14,7 @@ from sqlalchemy.engine import URL
 
 from kura.backups.schemas import BackupRead, human_size
 from kura.backups.service import BackupService
-from kura.cli_support import check_reachable, cli_settings, err, out, run_cli
+from kura.cli_support import cli_settings, err, open_database, out, run_cli
 from kura.config import Settings
 from kura.db.engine import Database
 from kura.db.location import database_url
@@ -31,7 +31,7 @@ def _with_service(work: Callable[[BackupService, Settings], Awaitable[T]]) -> T:
     def run() -> T:
         settings = cli_settings()
         with database_url(settings) as url:
-            check_reachable(url)
+            open_database(url, settings)
             return asyncio.run(_call(work, settings, url))
 
     return run_cli(run)

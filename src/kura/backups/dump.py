@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
 import threading
@@ -115,10 +116,22 @@ async def dump_database(
         assert process.stdout is not None and process.stderr is not None
         stderr_task = asyncio.create_task(process.stderr.read())
         try:
-            size, digest, tail = await _compress_stream(process.stdout, destination, level)
-        finally:
-            code = await process.wait()
-            stderr = (await stderr_task).decode(errors="replace").strip()
+            async with asyncio.timeout(settings.backup_timeout_seconds):
+                size, digest, tail = await _compress_stream(process.stdout, destination, level)
+        except BaseException as exc:
+            # pg_dump is blocked writing to a pipe nobody reads any more: stop it before
+            # waiting, so the lock and the snapshot are released now, not never.
+            await stop_process(process, stderr_task)
+            if isinstance(exc, TimeoutError):
+                raise DumpFailed(
+                    f"the dump took longer than BACKUP_TIMEOUT_SECONDS "
+                    f"({settings.backup_timeout_seconds} s)"
+                ) from None
+            if isinstance(exc, OSError):
+                raise DumpFailed(_staging_error(exc)) from None
+            raise
+        code = await process.wait()
+        stderr = (await stderr_task).decode(errors="replace").strip()
         await snapshot_conn.execute("ROLLBACK")
     if stderr:
         log.warning("backup.pg_dump_stderr", stderr=stderr[-2000:])
@@ -134,6 +147,31 @@ async def dump_database(
         server_version=server_version,
         pg_dump_version=await tool_version(pg_dump),
     )
+
+
+def _staging_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the staging disk is full (no space left for the dump in KURA_DATA_DIR/tmp)"
+    return f"writing the staged dump failed ({exc.strerror or type(exc).__name__})"
+
+
+async def stop_process(
+    process: asyncio.subprocess.Process, stderr_task: asyncio.Task[bytes] | None = None
+) -> None:
+    """Kill a child and reap it. Its pipes are drained to their end and stdin closed first:
+    asyncio's wait() returns only once every pipe is closed, and a paused pipe never is."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    if process.stdin is not None:
+        process.stdin.close()
+    if process.stdout is not None:
+        while await process.stdout.read(READ_CHUNK):
+            pass
+    await process.wait()
+    if stderr_task is not None:
+        with contextlib.suppress(BaseException):
+            await stderr_task
 
 
 async def _compress_stream(

@@ -24,18 +24,32 @@ def control_url(url: URL) -> URL:
 
 
 @asynccontextmanager
-async def exclusive_operation(url: URL) -> AsyncIterator[psycopg.AsyncConnection]:
-    """Yield an autocommit control connection holding the lock; 409 if someone else has it."""
+async def operation_lock(url: URL) -> AsyncIterator[psycopg.AsyncConnection | None]:
+    """Yield an autocommit control connection holding the lock, or None if someone has it."""
     conn = await psycopg.AsyncConnection.connect(
-        libpq_conninfo(control_url(url)), autocommit=True, application_name="kura-backup-lock"
+        libpq_conninfo(control_url(url)),
+        autocommit=True,
+        application_name="kura-backup-lock",
+        connect_timeout=10,
     )
     try:
         row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))).fetchone()
         if not row or not row[0]:
-            raise Conflict("A backup or restore is already running. Try again when it finishes.")
+            yield None
+            return
         try:
             yield conn
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+            if not conn.closed:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def exclusive_operation(url: URL) -> AsyncIterator[psycopg.AsyncConnection]:
+    """Yield an autocommit control connection holding the lock; 409 if someone else has it."""
+    async with operation_lock(url) as conn:
+        if conn is None:
+            raise Conflict("A backup or restore is already running. Try again when it finishes.")
+        yield conn

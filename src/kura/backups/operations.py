@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kura.audit.service import AuditAction, record
 from kura.auth.sessions import Authenticated
 from kura.backups.manifest import Manifest
+from kura.backups.outcomes import Actor
 from kura.backups.service import BackupService, RestoreResult
 from kura.db.session import get_database
 from kura.errors import KuraError
@@ -41,9 +42,8 @@ async def _audit(
 
 async def create_backup(request: Request, auth: Authenticated, session: AsyncSession) -> Manifest:
     await session.commit()  # do not sit idle in a transaction while the dump runs
-    manifest = await backup_service(request).create(kind="manual")
-    await _audit(request, auth, AuditAction.BACKUP_CREATED, manifest.filename)
-    return manifest
+    by = Actor(auth.user.id, auth.user.organization_id, client_ip(request))
+    return await backup_service(request).create(kind="manual", by=by)
 
 
 async def restore_backup(
@@ -53,18 +53,13 @@ async def restore_backup(
     manifest = await service.find(filename)
     await _audit(request, auth, AuditAction.RESTORE_STARTED, manifest.filename)
     await session.close()  # our own connection is about to be ended with every other one
+    by = Actor(auth.user.id, auth.user.organization_id, client_ip(request))
     try:
-        result = await service.restore(manifest.filename)
+        # `restore.completed` is written by the restore itself, inside the restored database.
+        result = await service.restore(manifest.filename, by=by)
     except KuraError as exc:
         await _audit(request, auth, AuditAction.RESTORE_FAILED, manifest.filename, reason=exc.code)
         raise
-    await _audit(
-        request,
-        auth,
-        AuditAction.RESTORE_COMPLETED,
-        manifest.filename,
-        pre_restore_backup=result.pre_restore.filename,
-    )
     return manifest, result
 
 

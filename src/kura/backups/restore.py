@@ -1,24 +1,26 @@
-"""Restoring, all or nothing: the dump is loaded into a scratch database, verified against its
-manifest, and only then swapped in by renaming. Any failure before the swap leaves the live
-database exactly as it was."""
+"""Restoring, all or nothing: the dump is loaded into a scratch database and verified against
+its manifest; only then is it swapped in (see `swap`). Any failure before the swap leaves the
+live database exactly as it was."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import zlib
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
-from kura.backups.dump import DUMP_FOOTER, READ_CHUNK
+from kura.backups.dump import DUMP_FOOTER, READ_CHUNK, stop_process
 from kura.backups.manifest import Manifest
 from kura.backups.pgtools import clean_env, conninfo_without_password, tool
+from kura.backups.swap import RestoreIntent, drop_database, set_comment
 from kura.config import Settings
+from kura.db.copies import scratch_name
 from kura.db.urls import libpq_conninfo
 from kura.errors import KuraError
 from kura.logging import get_logger
@@ -66,25 +68,28 @@ def verify_file(path: Path, manifest: Manifest) -> None:
         raise BackupCorrupt("the dump inside the file is incomplete")
 
 
-def scratch_name(database: str, now: datetime) -> str:
-    return f"{database[:40]}_restore_{now:%Y%m%d%H%M%S}"
-
-
 async def _server_major(conn: psycopg.AsyncConnection) -> int:
     row = await (await conn.execute("SHOW server_version_num")).fetchone()
     return int(row[0]) // 10000 if row else 0
 
 
 async def load_into_scratch(
-    settings: Settings, live: URL, control: psycopg.AsyncConnection, path: Path, manifest: Manifest
+    settings: Settings,
+    live: URL,
+    control: psycopg.AsyncConnection,
+    path: Path,
+    manifest: Manifest,
+    intent: RestoreIntent,
 ) -> str:
-    """Create a scratch database, apply the dump in one transaction, verify it. Returns its name;
-    on any failure the scratch database is dropped and RestoreFailed raised."""
-    scratch = scratch_name(str(live.database), datetime.now(UTC))
+    """Create a scratch database (carrying the restore's intent), apply the dump in one
+    transaction, verify it. Returns its name; on any failure the scratch database is dropped
+    and RestoreFailed raised."""
+    scratch = scratch_name(str(live.database))
     await control.execute(
         sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch))
     )
     try:
+        await set_comment(control, scratch, intent.encode())
         await _apply(settings, live.set(database=scratch), path, await _server_major(control))
         await _verify_scratch(live.set(database=scratch), manifest)
     except BaseException:
@@ -112,29 +117,44 @@ async def _apply(settings: Settings, target: URL, path: Path, server_major: int)
     )
     assert process.stdin is not None and process.stderr is not None
     stderr_task = asyncio.create_task(process.stderr.read())
-    decompressor = zlib.decompressobj(31)
-    header = True
     try:
-        with path.open("rb") as handle:
-            while chunk := await asyncio.to_thread(handle.read, READ_CHUNK):
-                data = await asyncio.to_thread(decompressor.decompress, chunk)
-                if header and server_major < 17:
-                    data = _NEWER_SETTINGS.sub(b"", data)
-                header = False
-                process.stdin.write(data)
-                await process.stdin.drain()
-        process.stdin.write(decompressor.flush())
-        await process.stdin.drain()
-        process.stdin.close()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # psql stopped on an error; its exit status says so below
-    code = await process.wait()
+        async with asyncio.timeout(settings.backup_timeout_seconds):
+            # psql stopping on an error closes the pipe; its exit status says why, below.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await _feed(process.stdin, path, server_major)
+            code = await process.wait()
+    except BaseException as exc:
+        await stop_process(process, stderr_task)
+        if isinstance(exc, TimeoutError):
+            raise RestoreFailed(
+                f"loading the dump took longer than BACKUP_TIMEOUT_SECONDS "
+                f"({settings.backup_timeout_seconds} s)"
+            ) from None
+        if isinstance(exc, OSError):
+            raise RestoreFailed(f"reading the backup file failed ({exc.strerror})") from None
+        raise
     stderr = (await stderr_task).decode(errors="replace").strip()
     if code != 0:
         log.error("restore.psql_failed", status=code, stderr=stderr[-2000:])
         raise RestoreFailed(f"psql stopped applying the dump with status {code}")
     if stderr:
         log.warning("restore.psql_stderr", stderr=stderr[-2000:])
+
+
+async def _feed(stdin: asyncio.StreamWriter, path: Path, server_major: int) -> None:
+    decompressor = zlib.decompressobj(31)
+    header = True
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, READ_CHUNK):
+            data = await asyncio.to_thread(decompressor.decompress, chunk)
+            if header and server_major < 17:
+                data = _NEWER_SETTINGS.sub(b"", data)
+            header = False
+            stdin.write(data)
+            await stdin.drain()
+    stdin.write(decompressor.flush())
+    await stdin.drain()
+    stdin.close()
 
 
 async def _verify_scratch(target: URL, manifest: Manifest) -> None:
@@ -156,42 +176,3 @@ async def _verify_scratch(target: URL, manifest: Manifest) -> None:
             row = await (await conn.execute("SELECT version_num FROM alembic_version")).fetchone()
             if not row or row[0] != manifest.schema_revision:
                 raise RestoreFailed("the migration revision differs from the backup's")
-
-
-async def drop_database(control: psycopg.AsyncConnection, name: str) -> None:
-    await control.execute(
-        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    )
-
-
-async def swap_in(control: psycopg.AsyncConnection, *, live: str, scratch: str) -> None:
-    """Replace `live` by `scratch` (renames), ending every other connection to `live`."""
-    retired = f"{live[:40]}_replaced_{datetime.now(UTC):%Y%m%d%H%M%S}"
-    live_id, retired_id, scratch_id = (sql.Identifier(n) for n in (live, retired, scratch))
-    await control.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(live_id))
-    try:
-        for attempt in range(20):
-            await control.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (live,),
-            )
-            try:
-                await control.execute(
-                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(live_id, retired_id)
-                )
-                break
-            except psycopg.errors.ObjectInUse:
-                if attempt == 19:
-                    raise RestoreFailed("other sessions kept the database busy") from None
-                await asyncio.sleep(0.25)
-    except BaseException:
-        await control.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(live_id))
-        raise
-    try:
-        await control.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(scratch_id, live_id))
-    except BaseException:
-        await control.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(retired_id, live_id))
-        await control.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(live_id))
-        raise
-    await drop_database(control, retired)

@@ -10,24 +10,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import ProgrammingError
 
 from kura import __version__
+from kura.audit.service import AuditAction, record
 from kura.auth.models import PlatformState
 from kura.backups.dump import DumpFailed, dump_database
 from kura.backups.lock import exclusive_operation
 from kura.backups.manifest import Manifest, ManifestInvalid, sign, verify
 from kura.backups.naming import is_backup_name, manifest_name, new_backup_name
-from kura.backups.restore import (
-    BackupCorrupt,
-    drop_database,
-    load_into_scratch,
-    swap_in,
-    verify_file,
-)
+from kura.backups.outcomes import Actor, record_outcome
+from kura.backups.restore import BackupCorrupt, RestoreFailed, load_into_scratch, verify_file
+from kura.backups.swap import RestoreIntent, drop_database, swap_in
+from kura.backups.sweeper import drop_stale_copies
 from kura.config import Settings
+from kura.db.copies import retired_name
 from kura.db.engine import Database
+from kura.db.errors import is_database_outage
 from kura.errors import BadRequest, KuraError, NotFound
 from kura.logging import get_logger
 from kura.storage.blobs import BlobNotFound, BlobStore, LocalBlobStore
@@ -113,9 +115,9 @@ class BackupService:
 
     # -- writing -------------------------------------------------------------------------
 
-    async def create(self, *, kind: str = "manual") -> Manifest:
+    async def create(self, *, kind: str = "manual", by: Actor | None = None) -> Manifest:
         async with exclusive_operation(self.url):
-            manifest = await self._create_locked(kind)
+            manifest = await self._create_locked(kind, by)
         await self._apply_retention(keep=manifest.filename)
         return manifest
 
@@ -124,18 +126,30 @@ class BackupService:
         # the fastest gzip level keeps the restore quick (they are a bit larger).
         return 1 if kind == PRE_RESTORE else self.settings.backup_compression_level
 
-    async def _create_locked(self, kind: str) -> Manifest:
+    async def _create_locked(self, kind: str, by: Actor | None = None) -> Manifest:
+        try:
+            return await self._dump_and_publish(kind, by)
+        except DumpFailed as exc:
+            log.error("backup.failed", reason=str(exc))
+            raise BackupFailed(
+                f"The backup failed: {exc}. Details are in the server log."
+            ) from None
+        except OSError as exc:
+            log.error("backup.failed", reason="storage", error=exc.strerror or type(exc).__name__)
+            raise BackupFailed(
+                f"The backup failed: the backup storage refused the file ({exc.strerror or exc}). "
+                "Free space or fix the folder's permissions, then try again."
+            ) from None
+        except Exception as exc:  # storage clients raise their own types; never a bare 500
+            if isinstance(exc, KuraError) or is_database_outage(exc):
+                raise
+            log.error("backup.failed", reason="unexpected", error_type=type(exc).__name__)
+            raise BackupFailed("The backup failed. Details are in the server log.") from None
+
+    async def _dump_and_publish(self, kind: str, by: Actor | None) -> Manifest:
         staged = self._staging / f"dump-{uuid.uuid4().hex}.sql.gz"
         try:
-            try:
-                result = await dump_database(
-                    self.settings, self.url, staged, level=self._level(kind)
-                )
-            except DumpFailed as exc:
-                log.error("backup.failed", reason=str(exc))
-                raise BackupFailed(
-                    f"The backup failed: {exc}. Details are in the server log."
-                ) from None
+            result = await dump_database(self.settings, self.url, staged, level=self._level(kind))
             now = datetime.now(UTC)
             name = new_backup_name(now, [b.name for b in await self.store.list("backup_")])
             manifest = Manifest(
@@ -152,14 +166,38 @@ class BackupService:
                 compression_level=self._level(kind),
                 tables=result.tables,
             )
-            # Data first, manifest last: a crash in between leaves an unlisted file, never a
-            # listed backup without its data.
+            # Data first, then the audit line, manifest last: a crash in between leaves an
+            # unlisted file (the sweeper removes it), never a listed backup without its data
+            # or its `backup.created` line.
             await self.store.put_file(name, staged)
+            await self._audit_created(manifest, by or Actor())
             await self.store.put_bytes(manifest_name(name), sign(manifest, secret_key=self._key))
         finally:
             staged.unlink(missing_ok=True)
         log.info("backup.created", filename=name, size_bytes=manifest.size_bytes, kind=kind)
         return manifest
+
+    async def _audit_created(self, manifest: Manifest, by: Actor) -> None:
+        try:
+            await self._record_created(manifest, by)
+        except ProgrammingError as exc:
+            if not isinstance(exc.orig, psycopg.errors.UndefinedTable):
+                raise
+            # A database not migrated yet (no audit table): the backup matters more.
+            log.warning("backup.not_audited", filename=manifest.filename, reason="no audit table")
+
+    async def _record_created(self, manifest: Manifest, by: Actor) -> None:
+        async with self.database.sessionmaker() as session, session.begin():
+            await record(
+                session,
+                AuditAction.BACKUP_CREATED,
+                organization_id=by.organization_id,
+                actor_id=by.user_id,
+                target_type="backup",
+                target_id=manifest.filename,
+                ip=by.ip,
+                details={"filename": manifest.filename, "kind": manifest.kind},
+            )
 
     async def delete(self, filename: str) -> Manifest:
         backups = await self.list_backups()
@@ -191,53 +229,93 @@ class BackupService:
 
     # -- restoring -----------------------------------------------------------------------
 
-    async def restore(self, filename: str) -> RestoreResult:
+    async def restore(self, filename: str, *, by: Actor | None = None) -> RestoreResult:
+        """All or nothing (see `swap`); any failure is a RestoreFailed, never a bare 500."""
+        try:
+            return await self._restore(filename, by)
+        except Exception as exc:
+            if isinstance(exc, KuraError) or is_database_outage(exc):
+                raise
+            log.error("restore.failed", reason="unexpected", error_type=type(exc).__name__)
+            raise RestoreFailed("an unexpected error") from None
+
+    async def _restore(self, filename: str, by: Actor | None) -> RestoreResult:
         manifest = await self.find(filename)
+        live = str(self.url.database)
         async with self._local_copy(manifest) as path:
             await self._verify(path, manifest)
             async with exclusive_operation(self.url) as control:
                 # The pre-restore backup (of the live database) and the load into the scratch
                 # database touch different databases: run them side by side. Both must
                 # succeed before the swap; if either fails the live database is untouched.
+                by = by or Actor()
+                intent = RestoreIntent(
+                    live=live,
+                    retired=retired_name(live),
+                    backup=manifest.filename,
+                    actor_id=str(by.user_id) if by.user_id else None,
+                    organization_id=str(by.organization_id) if by.organization_id else None,
+                    ip=by.ip,
+                )
                 pre_task = asyncio.create_task(self._create_locked(PRE_RESTORE))
                 try:
                     scratch = await load_into_scratch(
-                        self.settings, self.url, control, path, manifest
+                        self.settings, self.url, control, path, manifest, intent
                     )
                 except BaseException:
                     await _settle(pre_task)
                     raise
                 try:
                     pre_restore = await pre_task
+                    await self._bring_schema_up(scratch, manifest)
+                    await swap_in(
+                        control,
+                        scratch=scratch,
+                        intent=intent,
+                        seal=lambda: self._seal(scratch, intent, pre_restore.filename),
+                    )
                 except BaseException:
                     await drop_database(control, scratch)
                     raise
-                await swap_in(control, live=str(self.url.database), scratch=scratch)
-        # The app's pooled connections pointed at the replaced database.
-        await self.database.engine.dispose()
+                # The app's pooled connections pointed at the replaced database.
+                await self.database.engine.dispose()
+                await drop_stale_copies(control, live, self.settings, keep=intent.retired)
+        log.info("backup.restored", filename=filename, pre_restore=pre_restore.filename)
+        return RestoreResult(manifest, pre_restore)
+
+    async def _bring_schema_up(self, scratch: str, manifest: Manifest) -> None:
+        """An older backup's schema is migrated in the scratch database, before it goes live."""
         # Alembic is imported only here: the API process does not need it to start.
         from kura.db.migrate import head_revisions, upgrade_heads
 
-        if {manifest.schema_revision} != head_revisions():  # an older schema: bring it up
-            await asyncio.to_thread(upgrade_heads, self.url)
-        await self._end_every_session()
-        log.info("backup.restored", filename=filename, pre_restore=pre_restore.filename)
-        return RestoreResult(manifest, pre_restore)
+        if {manifest.schema_revision} != head_revisions():
+            await asyncio.to_thread(upgrade_heads, self.url.set(database=scratch))
+
+    async def _seal(self, scratch: str, intent: RestoreIntent, pre_restore: str) -> None:
+        """Inside the new database: every earlier token rejected, the outcome audited. Both
+        become true exactly when (and only if) it goes live."""
+        database = Database.connect(self.url.set(database=scratch), pool_size=1)
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                await session.execute(
+                    update(PlatformState)
+                    .where(PlatformState.id == 1)
+                    .values(auth_epoch=datetime.now(UTC))
+                )
+                await record_outcome(
+                    session,
+                    intent,
+                    AuditAction.RESTORE_COMPLETED,
+                    pre_restore_backup=pre_restore,
+                )
+        finally:
+            await database.dispose()
 
     async def _verify(self, path: Path, manifest: Manifest) -> None:
         try:
             await asyncio.to_thread(verify_file, path, manifest)
         except BackupCorrupt as exc:
             raise BackupUnusable(f"The backup cannot be used: {exc}.") from None
-
-    async def _end_every_session(self) -> None:
-        """Tokens issued before now — including those of users in the backup — are rejected."""
-        async with self.database.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(PlatformState)
-                .where(PlatformState.id == 1)
-                .values(auth_epoch=datetime.now(UTC))
-            )
 
     @contextlib.asynccontextmanager
     async def _local_copy(self, manifest: Manifest) -> AsyncIterator[Path]:

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
+from kura.db.copies import is_copy_of
 from kura.db.urls import DRIVER, libpq_conninfo
 from kura.errors import StartupError
 
@@ -117,13 +118,15 @@ class EmbeddedPostgres:
         ).set(query={"host": lines[4].strip()})
 
     def _create_database(self, url: URL) -> None:
+        """Create the database on first start — never while a restore's copies exist: the
+        live one is then missing because a restore was interrupted, and the start-up repair
+        renames the right copy back (an empty database here would hide the real data)."""
         admin = libpq_conninfo(url.set(database="postgres"))
         with psycopg.connect(admin, autocommit=True) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
-            ).fetchone()
-            if not exists:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+            names = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+            if self.database in names or any(is_copy_of(self.database, n) for n in names):
+                return
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
 
     def _forget_dead_holders(self) -> None:
         """Drop pids of crashed processes so the server is stopped when the live ones exit."""

@@ -1,8 +1,15 @@
 # KURA OS API — production image (Cloud Run). Build: docker build -t kura-backend .
 # (or let `gcloud run deploy --source .` build it: scripts/deploy.sh does).
 
+# One base for both stages, pinned twice: by Debian release (bookworm = Debian 12, whose
+# postgresql-client-15 matches Cloud SQL; the bare `python:3.11-slim` tag moved to trixie,
+# which has no client 15) and by digest (a rebuild gets the same bytes). To bump it:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   # the index digest
+# then replace the digest below (or pass --build-arg PYTHON_BASE=...).
+ARG PYTHON_BASE=python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
+
 # --- build stage: wheels for the app and its dependencies --------------------------------
-FROM python:3.11-slim AS build
+FROM ${PYTHON_BASE} AS build
 WORKDIR /build
 COPY pyproject.toml README.md alembic.ini ./
 COPY src ./src
@@ -10,7 +17,7 @@ RUN pip install --no-cache-dir --upgrade pip \
  && pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # --- runtime stage: no compilers, no build files -----------------------------------------
-FROM python:3.11-slim
+FROM ${PYTHON_BASE}
 # pg_dump/psql 15 (Debian bookworm) for the backup API: the same major as Cloud SQL.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends postgresql-client-15 \

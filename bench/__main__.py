@@ -1,11 +1,22 @@
 """`make bench`: run every benchmark and write docs/benchmarks.md."""
 
-from bench import aletheia, backups, briefing, coldstart, load, logins, monitoring, scale
+from bench import (
+    aletheia,
+    backups,
+    briefing,
+    coldstart,
+    gcs_backup,
+    load,
+    logins,
+    monitoring,
+    scale,
+)
 
 coldstart.main(
     extra_sections=load.markdown(load.measure())
     + logins.measure()
     + backups.measure()
+    + gcs_backup.measure()
     + monitoring.measure()
     + aletheia.measure()
     + briefing.measure()

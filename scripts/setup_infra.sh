@@ -56,36 +56,38 @@ if ! resource_exists gcloud sql databases describe "$DB_NAME" --instance "$INSTA
 fi
 
 log "Database user ${DB_USER} and its password"
+# Converges on every run: the user is created, or its password set, from the stored secret —
+# so a run interrupted between storing DB_PASSWORD and creating the user is finished by the
+# next one (the password itself is generated once and never rotated by this script).
 if secret_exists DB_PASSWORD; then
-  log "DB_PASSWORD exists: the password is kept (never rotated by this script)"
+  log "DB_PASSWORD exists: the password is kept (never rotated by this script); ${DB_USER} is set to it"
+  db_password="$(gcloud secrets versions access latest --secret DB_PASSWORD --project "$PROJECT_ID")"
 else
   db_password="$(generate_secret)"
   printf '%s' "$db_password" | create_secret DB_PASSWORD
-  # The Cloud SQL Admin API call carries the password in its body, read from stdin, and the
-  # access token in a header read from a file descriptor: neither appears in any argv.
-  token="$(gcloud auth print-access-token)"
-  if resource_exists gcloud sql users describe "$DB_USER" --instance "$INSTANCE_NAME" \
-      --project "$PROJECT_ID"; then
-    method=PUT
-    url="https://sqladmin.googleapis.com/v1/projects/${PROJECT_ID}/instances/${INSTANCE_NAME}/users?name=${DB_USER}"
-  else
-    method=POST
-    url="https://sqladmin.googleapis.com/v1/projects/${PROJECT_ID}/instances/${INSTANCE_NAME}/users"
-  fi
-  printf '{"name": "%s", "password": "%s"}' "$DB_USER" "$db_password" |
-    curl --fail --silent --show-error --request "$method" \
-      --header @<(printf 'Authorization: Bearer %s\nContent-Type: application/json\n' "$token") \
-      --data-binary @- "$url" >/dev/null
-  unset token
 fi
+# The Cloud SQL Admin API call carries the password in its body, read from stdin, and the
+# access token in a header read from a file descriptor: neither appears in any argv.
+token="$(gcloud auth print-access-token)"
+if resource_exists gcloud sql users describe "$DB_USER" --instance "$INSTANCE_NAME" \
+    --project "$PROJECT_ID"; then
+  method=PUT
+  url="https://sqladmin.googleapis.com/v1/projects/${PROJECT_ID}/instances/${INSTANCE_NAME}/users?name=${DB_USER}"
+else
+  method=POST
+  url="https://sqladmin.googleapis.com/v1/projects/${PROJECT_ID}/instances/${INSTANCE_NAME}/users"
+fi
+printf '{"name": "%s", "password": "%s"}' "$DB_USER" "$db_password" |
+  curl --fail --silent --show-error --request "$method" \
+    --header @<(printf 'Authorization: Bearer %s\nContent-Type: application/json\n' "$token") \
+    --data-binary @- "$url" >/dev/null
+unset token
 
 log "Secrets"
 if ! secret_exists SECRET_KEY; then
   generate_secret | create_secret SECRET_KEY
 fi
 if ! secret_exists DATABASE_URL; then
-  db_password="${db_password:-$(gcloud secrets versions access latest --secret DB_PASSWORD \
-    --project "$PROJECT_ID")}"
   printf 'postgresql+asyncpg://%s:%s@/%s?host=/cloudsql/%s' \
     "$DB_USER" "$db_password" "$DB_NAME" "$INSTANCE_CONNECTION" | create_secret DATABASE_URL
 fi

@@ -3,12 +3,19 @@ template), an app bound to it, and a superuser."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import psycopg
+import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
@@ -106,3 +113,37 @@ async def open_env(url: URL, data_dir: Path, **overrides: object) -> AsyncIterat
     ):
         yield BackupEnv(url, settings, database, client, operator, owner, app)
     await database.dispose()
+
+
+@contextmanager
+def full_disk(directory: Path, size: str = "64k") -> Iterator[None]:
+    """A real filesystem of `size` bytes at `directory` (root only; skipped elsewhere)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(directory)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+async def kill_child_when_running(name: str, within_seconds: float = 20.0) -> bool:
+    """SIGKILL the first child process called `name` of this test process."""
+    me = psutil.Process(os.getpid())
+    deadline = asyncio.get_running_loop().time() + within_seconds
+    while asyncio.get_running_loop().time() < deadline:
+        for child in me.children(recursive=True):
+            try:
+                if child.name() == name:
+                    await asyncio.sleep(0.3)  # let it get going
+                    child.send_signal(signal.SIGKILL)
+                    return True
+            except psutil.NoSuchProcess:
+                continue
+        await asyncio.sleep(0.02)
+    return False

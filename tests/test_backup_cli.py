@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -88,6 +89,21 @@ def test_create_list_verify_download_restore(cli_db: URL, tmp_path: Path) -> Non
     assert restored.returncode == 0, restored.stderr
     assert "Pre-restore backup: backup_" in restored.stdout
     assert _count_patients(cli_db) == 1
+
+    listing = kura(cli_db, data, "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    rows = json.loads(listing.stdout)
+    assert {row["kind"] for row in rows} == {"manual", "pre-restore"}
+    pre_restore = next(row["filename"] for row in rows if row["kind"] == "pre-restore")
+    kept = kura(cli_db, data, "delete", pre_restore, stdin="n\n")
+    assert kept.returncode == 2 and "Nothing was deleted" in kept.stderr
+    deleted = kura(cli_db, data, "delete", pre_restore, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert [row["filename"] for row in json.loads(kura(cli_db, data, "list", "--json").stdout)] == [
+        name
+    ]
+    last = kura(cli_db, data, "delete", name, "--yes")
+    assert last.returncode == 2 and "only backup" in last.stderr
 
 
 def test_unknown_backup_is_one_clear_line(cli_db: URL, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import socket
 from collections.abc import Iterator
@@ -10,18 +11,19 @@ from pathlib import Path
 import psycopg
 import pytest
 from alembic import command
+from bench.backups import generate
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from sqlalchemy.engine import URL
 
 from kura.backups.lock import exclusive_operation
-from kura.backups.service import BackupService
+from kura.backups.service import BackupFailed, BackupService
 from kura.config import load_settings
 from kura.db.engine import Database
 from kura.db.migrate import alembic_config, current_revisions, head_revisions, upgrade_heads
 from kura.db.urls import libpq_conninfo
 from kura.storage.blobs import BlobNotFound, GCSBlobStore, LocalBlobStore
-from tests.backup_support import BackupEnv, table_fingerprints
+from tests.backup_support import BackupEnv, kill_child_when_running, table_fingerprints
 
 
 def _service(env: BackupEnv, **overrides: object) -> BackupService:
@@ -102,7 +104,7 @@ async def test_backup_and_restore_through_a_gcs_bucket(
     assert result.pre_restore.kind == "pre-restore"
     after = table_fingerprints(backup_env.url)
     assert after["public.patient"] == before["public.patient"]
-    assert not list((backup_env.settings.kura_data_dir / "tmp").iterdir())  # staging cleaned
+    assert not (backup_env.settings.kura_data_dir / "tmp").exists()  # nothing was staged
 
 
 async def test_restoring_an_older_schema_brings_migrations_to_head(
@@ -135,3 +137,23 @@ async def test_restoring_an_older_schema_brings_migrations_to_head(
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS kura_oldschema WITH (FORCE)")
+
+
+@pytest.mark.timeout(180)
+async def test_a_failed_backup_leaves_no_object_in_the_bucket(
+    backup_env: BackupEnv, gcs_client: storage.Client
+) -> None:
+    """pg_dump killed half-way through a resumable upload: the upload is cancelled, nothing
+    (not even an unlisted object) appears, and the next backup works."""
+    await asyncio.to_thread(generate, backup_env.url, 15)
+    store = GCSBlobStore("kura-test-backups", prefix="backups/", client=gcs_client)
+    service = BackupService(backup_env.settings, store, backup_env.database)
+    killer = asyncio.create_task(kill_child_when_running("pg_dump"))
+    with pytest.raises(BackupFailed):
+        await service.create()
+    assert await killer
+    assert await store.list() == []
+    manifest = await service.create()
+    assert [b.name for b in await store.list()] == sorted(
+        [manifest.filename, f"{manifest.filename}.manifest.json"]
+    )

@@ -252,3 +252,35 @@ async def test_morning_job_prepares_briefings_for_practices_at_seven(
         database, settings, datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
     )
     assert noon["due"] == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "two"),
+    [
+        ("es", "Tienes una cita hoy, a las 09:30.", "Tienes 2 citas hoy, la primera a las 09:30."),
+        (
+            "en",
+            "You have one appointment today, at 09:30.",
+            "You have 2 appointments today, the first at 09:30.",
+        ),
+    ],
+)
+def test_the_agenda_line_agrees_in_number(language: str, one: str, two: str) -> None:
+    from datetime import date, time
+
+    from kura.briefings.content import BriefingFacts
+    from kura.briefings.script import template_script
+
+    def script(count: int) -> str:
+        facts = BriefingFacts(
+            day=date(2026, 12, 2),
+            language=language,
+            first_name="Ana",
+            clinical=True,
+            appointments=count,
+            first_appointment=time(9, 30),
+        )
+        return template_script(facts)
+
+    assert one in script(1) and "1 citas" not in script(1)
+    assert two in script(2)

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -78,7 +79,7 @@ def test_db_url_masks_the_password_unless_asked() -> None:
     url = "postgresql+asyncpg://kura_app:hunter22@/kuraosbd?host=/cloudsql/p:r:i"
     masked = kura("db", "url", DATABASE_URL=url)
     assert masked.returncode == 0
-    assert "hunter22" not in masked.stdout and "postgresql+psycopg://kura_app:***@" in masked.stdout
+    assert "hunter22" not in masked.stdout and "postgresql://kura_app:***@" in masked.stdout
     shown = kura("db", "url", "--show-password", DATABASE_URL=url)
     assert "hunter22" in shown.stdout
 
@@ -87,6 +88,39 @@ def test_db_url_of_the_running_embedded_server(data_dir: Path, db_url: URL) -> N
     result = kura("db", "url", KURA_DATA_DIR=str(data_dir))
     assert result.returncode == 0, result.stderr
     assert str(db_url.query["host"]).replace("/", "%2F") in result.stdout
+    printed = result.stdout.strip().replace("/kura?", "/postgres?")  # the session has no "kura"
+    psql = subprocess.run(  # the printed URL is one psql accepts
+        [_embedded_tool("psql"), printed, "-XAtc", "SELECT 1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert psql.stdout.strip() == "1", psql.stderr
+
+
+def _embedded_tool(name: str) -> str:
+    from kura.backups.pgtools import tool
+    from kura.config import load_settings
+
+    return tool(load_settings(), name)
+
+
+def test_db_exec_of_a_missing_tool_is_one_clear_line(data_dir: Path) -> None:
+    line = _one_clear_line(
+        kura("db", "exec", "--", "kura-no-such-tool", KURA_DATA_DIR=str(data_dir))
+    )
+    assert "kura-no-such-tool: command not found" in line
+
+
+@pytest.mark.parametrize("email", ["ops@kura.local", "not an email"])
+def test_createsuperuser_refuses_an_address_sign_in_would_refuse(
+    email: str, tmp_path: Path
+) -> None:
+    result = kura(
+        "createsuperuser", "--email", email, "--full-name", "Ops", KURA_DATA_DIR=str(tmp_path)
+    )
+    line = _one_clear_line(result)
+    assert "cannot sign in" in line
 
 
 def test_config_check_reports_states_without_values(tmp_path: Path) -> None:
@@ -221,3 +255,53 @@ def test_createsuperuser_refuses_a_weak_password(empty_db: URL, tmp_path: Path) 
         )
     )
     assert "too common" in line
+
+
+def test_a_missing_database_is_named_with_libpq_reason(db_url: URL, tmp_path: Path) -> None:
+    url = describe(db_url.set(database="kura_no_such_db"), show_password=True)
+    line = _one_clear_line(kura("migrate", DATABASE_URL=url, KURA_DATA_DIR=str(tmp_path)))
+    assert 'database "kura_no_such_db" does not exist' in line
+    assert "Create the database" in line
+
+
+def test_an_unknown_role_is_named_with_libpq_reason(db_url: URL, tmp_path: Path) -> None:
+    url = describe(db_url.set(username="kura_no_such_role"), show_password=True)
+    line = _one_clear_line(kura("migrate", DATABASE_URL=url, KURA_DATA_DIR=str(tmp_path)))
+    assert 'role "kura_no_such_role" does not exist' in line
+    assert "Check the user in DATABASE_URL" in line
+
+
+def test_a_database_left_refusing_connections_is_reopened_at_start(
+    empty_db: URL, tmp_path: Path
+) -> None:
+    """What a restore killed after its first statement leaves: every command repairs it."""
+    admin = libpq_conninfo(empty_db.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{empty_db.database}" ALLOW_CONNECTIONS false')
+    result = kura(
+        "migrate", DATABASE_URL=describe(empty_db, show_password=True), KURA_DATA_DIR=str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(admin) as conn:
+        row = conn.execute(
+            "SELECT datallowconn FROM pg_database WHERE datname = %s", (empty_db.database,)
+        ).fetchone()
+    assert row == (True,)
+
+
+def test_serve_honours_kura_run_worker(empty_db: URL, tmp_path: Path) -> None:
+    def workers_after_start(**env: Any) -> int:
+        database = describe(empty_db, show_password=True)
+        with (
+            serving(tmp_path / "data", DATABASE_URL=database, **env),
+            psycopg.connect(libpq_conninfo(empty_db), autocommit=True) as conn,
+        ):
+            for _ in range(50):
+                row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+                if row and row[0]:
+                    return int(row[0])
+                conn.execute("SELECT pg_sleep(0.1)")
+            return 0
+
+    assert workers_after_start(KURA_RUN_WORKER="false") == 0
+    assert workers_after_start() == 1  # the default: one in-process worker

@@ -26,10 +26,19 @@ def test_every_file_copied_from_the_context_exists_and_is_not_ignored() -> None:
             assert source.rstrip("/") not in ignored, source
 
 
+def test_both_stages_use_one_base_pinned_by_debian_release_and_digest() -> None:
+    """`python:3.11-slim` alone now resolves to Debian 13, which has no postgresql-client-15:
+    the base names bookworm (Debian 12) and a sha256 digest, in one ARG for both stages."""
+    base = re.search(r"^ARG PYTHON_BASE=(\S+)$", DOCKERFILE, re.MULTILINE)
+    assert base is not None
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base.group(1))
+    assert _instructions("FROM") == ["${PYTHON_BASE} AS build", "${PYTHON_BASE}"]
+
+
 def test_two_stages_and_no_build_tools_in_the_final_one() -> None:
     stages = _instructions("FROM")
     assert len(stages) == 2 and stages[0].endswith("AS build")
-    final = DOCKERFILE.split("FROM python:3.11-slim\n", 1)[1]
+    final = DOCKERFILE.split("FROM ${PYTHON_BASE}\n", 1)[1]
     assert "gcc" not in final and "build-essential" not in final
     assert "postgresql-client-15" in final  # pg_dump/psql for the backup API, Cloud SQL's major
 

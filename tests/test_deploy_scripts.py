@@ -104,8 +104,36 @@ def test_setup_creates_everything_once_without_exposing_a_secret(tmp_path: Path)
     second, again = run("setup_infra.sh", tmp_path)
     assert second.returncode == 0, second.stderr
     assert not [c for c in again if "create" in c["argv"]]  # nothing new, nothing rotated
-    assert not [c for c in again if c["tool"] == "curl"]
+    [reset] = [c for c in again if c["tool"] == "curl"]  # the user converges on the secret
+    assert reset["argv"][reset["argv"].index("--request") + 1] == "PUT"
+    assert json.loads(reset["stdin"]) == {"name": "kura_app", "password": password}
     assert "never rotated" in second.stdout
+
+
+def test_setup_interrupted_at_the_database_user_converges_on_rerun(tmp_path: Path) -> None:
+    """The password was stored, then creating the user failed: the rerun creates the user
+    with that same password, and DATABASE_URL holds it."""
+    first, calls = run("setup_infra.sh", tmp_path, FAKE_CURL_FAIL="1")
+    assert first.returncode != 0
+    assert "The requested URL returned error: 500" in first.stderr
+    stored = {c["argv"][2]: c["stdin"] for c in calls if c["argv"][:2] == ["secrets", "create"]}
+    assert "DATABASE_URL" not in stored  # stopped at the user step
+    second, again = run("setup_infra.sh", tmp_path)
+    assert second.returncode == 0, second.stderr
+    [create_user] = [c for c in again if c["tool"] == "curl"]
+    assert create_user["argv"][create_user["argv"].index("--request") + 1] == "POST"
+    assert json.loads(create_user["stdin"])["password"] == stored["DB_PASSWORD"]
+    url = next(c["stdin"] for c in again if c["argv"][:3] == ["secrets", "create", "DATABASE_URL"])
+    assert f":{stored['DB_PASSWORD']}@" in url
+
+
+def test_cloud_sql_refusing_the_caller_stops_setup_with_its_message(tmp_path: Path) -> None:
+    """Cloud SQL answers a caller without access "There was no instance found … or you are not
+    authorized" (its 403): taken as missing, the create then fails with HTTPError 403."""
+    result, calls = run("setup_infra.sh", tmp_path, FAKE_GCLOUD_DENY="sql instances")
+    assert result.returncode != 0
+    assert "HTTPError 403: The client is not authorized to make this request." in result.stderr
+    assert not [c for c in calls if c["argv"][:2] == ["secrets", "create"]]
 
 
 def test_deploy_to_an_existing_service_is_the_four_steps_in_order(tmp_path: Path) -> None:
@@ -149,20 +177,35 @@ def test_first_deploy_has_traffic_and_creates_the_job(tmp_path: Path) -> None:
     assert gcloud(calls, "run", "jobs", "create") and not gcloud(calls, "run", "jobs", "update")
 
 
-def test_a_failed_lookup_is_an_error_not_a_first_deploy(tmp_path: Path) -> None:
-    result, calls = run(
-        "deploy.sh",
-        tmp_path,
-        [
-            {
-                "match": ["run", "services", "describe"],
-                "exit": 1,
-                "stderr": "ERROR: (gcloud.run.services.describe) PERMISSION_DENIED: denied",
-            },
-        ],
+def test_the_fake_speaks_gclouds_words_for_a_missing_service(tmp_path: Path) -> None:
+    """gcloud 578's `run services describe` for a service that does not exist (from
+    lib/surface/run/services/describe.py): no "not found" anywhere in it."""
+    state = tmp_path / "state.json"
+    done = subprocess.run(
+        [str(FAKES / "gcloud"), "run", "services", "describe", "kura-backend", "--region", "r"],
+        env={**os.environ, "FAKE_GCLOUD_LOG": str(tmp_path / "l"), "FAKE_GCLOUD_STATE": str(state)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    assert done.returncode == 1 and done.stdout == ""
+    assert (
+        done.stderr == "ERROR: (gcloud.run.services.describe) Cannot find service [kura-backend]\n"
+    )
+
+
+def test_a_permission_error_is_an_error_not_a_first_deploy(tmp_path: Path) -> None:
+    result, calls = run("deploy.sh", tmp_path, FAKE_GCLOUD_DENY="run services describe")
     assert result.returncode != 0
-    assert "could not check" in result.stderr
+    assert "permission denied" in result.stderr
+    assert "PERMISSION_DENIED: Permission 'run.services.get' denied on resource" in result.stderr
+    assert not gcloud(calls, "run", "deploy")
+
+
+def test_a_disabled_api_is_an_error_not_a_first_deploy(tmp_path: Path) -> None:
+    result, calls = run("deploy.sh", tmp_path, FAKE_GCLOUD_DISABLED="run")
+    assert result.returncode != 0
+    assert "the API is not enabled" in result.stderr and "SERVICE_DISABLED" in result.stderr
     assert not gcloud(calls, "run", "deploy")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 import psutil
+import psycopg
 import pytest
 from bench.backups import generate
 
@@ -25,27 +25,10 @@ from kura.config import load_settings
 from kura.db.embedded import EmbeddedPostgres
 from kura.db.engine import Database
 from kura.db.migrate import upgrade_heads
-from kura.db.urls import describe
+from kura.db.urls import describe, libpq_conninfo
 from kura.storage.blobs import LocalBlobStore
-from tests.backup_support import BackupEnv, table_fingerprints
+from tests.backup_support import BackupEnv, kill_child_when_running, table_fingerprints
 from tests.server_support import server_env, serving, spawn
-
-
-async def _kill_child_when_running(name: str, within_seconds: float = 20.0) -> bool:
-    """SIGKILL the first child process called `name` of this test process."""
-    me = psutil.Process(os.getpid())
-    deadline = asyncio.get_running_loop().time() + within_seconds
-    while asyncio.get_running_loop().time() < deadline:
-        for child in me.children(recursive=True):
-            try:
-                if child.name() == name:
-                    await asyncio.sleep(0.3)  # let it get going
-                    child.send_signal(signal.SIGKILL)
-                    return True
-            except psutil.NoSuchProcess:
-                continue
-        await asyncio.sleep(0.02)
-    return False
 
 
 @pytest.mark.timeout(180)
@@ -54,7 +37,7 @@ async def test_pg_dump_killed_mid_backup_leaves_nothing_listed(backup_env: Backu
     service = BackupService(
         backup_env.settings, LocalBlobStore(backup_env.store_dir), backup_env.database
     )
-    killer = asyncio.create_task(_kill_child_when_running("pg_dump"))
+    killer = asyncio.create_task(kill_child_when_running("pg_dump"))
     with pytest.raises(BackupFailed):
         await service.create()
     assert await killer
@@ -79,7 +62,7 @@ async def test_psql_killed_mid_restore_leaves_the_live_database_as_it_was(
         "/api/v1/patients", headers=backup_env.owner.headers, json={"full_name": "Viva"}
     )
     before = await asyncio.to_thread(table_fingerprints, backup_env.url)
-    killer = asyncio.create_task(_kill_child_when_running("psql"))
+    killer = asyncio.create_task(kill_child_when_running("psql"))
     with pytest.raises(RestoreFailed):
         await service.restore(manifest.filename)
     assert await killer
@@ -237,3 +220,30 @@ def test_standalone_worker_killed_mid_backup_the_job_is_retried(tmp_path: Path) 
                 worker.wait(10)
     finally:
         db.stop()
+
+
+@pytest.mark.timeout(180)
+async def test_psql_killed_during_an_api_restore_answers_restore_failed_and_audits_it(
+    backup_env: BackupEnv,
+) -> None:
+    await asyncio.to_thread(generate, backup_env.url, 15)
+    api = "/api/v1/admin/backups"
+    created = await backup_env.client.post(f"{api}/create", headers=backup_env.operator.headers)
+    filename = created.json()["filename"]
+    killer = asyncio.create_task(kill_child_when_running("psql"))
+    response = await backup_env.client.post(
+        f"{api}/restore",
+        headers=backup_env.operator.headers,
+        json={"filename": filename, "confirm": True},
+    )
+    assert await killer
+    assert response.status_code == 500
+    assert response.json()["error"] == "restore_failed"
+    with psycopg.connect(libpq_conninfo(backup_env.url)) as conn:
+        actions = [
+            row[0]
+            for row in conn.execute(
+                "SELECT action FROM audit_event WHERE target_id = %s ORDER BY id", (filename,)
+            )
+        ]
+    assert actions == ["backup.created", "restore.started", "restore.failed"]

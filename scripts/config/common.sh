@@ -41,15 +41,28 @@ secrets_flag() {
 
 # Succeeds when the resource exists, fails (1) when it does not, and stops the script when the
 # lookup itself failed (permissions, network): "could not check" is never "absent".
+# gcloud's own words for "it does not exist" (from its source, mirrored by tests/fakes/gcloud):
+# Cloud Run's "Cannot find service [x]" / "job" / "revision" (no "not found" in them), API
+# 404s "NOT_FOUND: ...", Cloud SQL's "HTTPError 404: ...", Cloud Storage's "gs://b not found:
+# 404." and Cloud SQL's "There was no instance found at ... or you are not authorized" (a 403
+# it also gives for a missing instance: the create that follows then says which). A permission
+# error or a disabled API is never taken for "missing": the script stops and shows it.
 resource_exists() {
   local err status=0
   err="$(mktemp)"
-  "$@" >/dev/null 2>"$err" || status=$?
+  "$@" >/dev/null 2>"$err" </dev/null || status=$?
   if (( status == 0 )); then
     rm -f "$err"
     return 0
   fi
-  if grep -qiE 'NOT_FOUND|not found|does not exist|was not found' "$err"; then
+  if grep -qE 'PERMISSION_DENIED|HTTPError 403|SERVICE_DISABLED' "$err"; then
+    echo "error: permission denied (or the API is not enabled) while checking: $*" >&2
+    echo "  grant the deploying account the roles in docs/ops/infrastructure-and-deploy.md" >&2
+    cat "$err" >&2
+    rm -f "$err"
+    exit 1
+  fi
+  if grep -qE 'Cannot find (service|job|revision) \[|NOT_FOUND|HTTPError 404|not found: 404\.|There was no instance found at ' "$err"; then
     rm -f "$err"
     return 1
   fi

@@ -46,7 +46,9 @@ def serve(
     host: Annotated[
         str | None, typer.Option(help="Interface (default 127.0.0.1; 0.0.0.0 in production).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default PORT or 8000).")
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
     worker: Annotated[
         bool | None,
@@ -158,10 +160,21 @@ def createsuperuser(
     The password is read from KURA_SUPERUSER_PASSWORD or asked for (never a command-line
     argument); it is only needed when the user does not exist yet.
     """
+    from pydantic import EmailStr, TypeAdapter, ValidationError
+
     from kura.db.engine import Database
     from kura.db.location import database_url
     from kura.users.service import get_by_email
     from kura.users.superuser import ensure_superuser
+
+    try:  # the same rule as sign-in: an address login refuses would lock the operator out
+        email = TypeAdapter(EmailStr).validate_python(email.strip())
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("value is not a valid email address: ")
+        err.print(
+            f"[bold red]error:[/] --email {email!r} cannot sign in: {reason}", highlight=False
+        )
+        raise typer.Exit(2) from None
 
     async def create(url: URL) -> str:
         database = Database.connect(url, pool_size=1)
@@ -240,7 +253,12 @@ def db_url(
                     f"The embedded database in {settings.kura_data_dir} is not running; "
                     "`kura serve` starts it."
                 )
-        out.print(describe(url, show_password=show_password), highlight=False, soft_wrap=True)
+        # psql and every libpq tool accept this form (not SQLAlchemy's postgresql+psycopg://).
+        out.print(
+            describe(url.set(drivername="postgresql"), show_password=show_password),
+            highlight=False,
+            soft_wrap=True,
+        )
 
     run_cli(run)
 
@@ -273,7 +291,15 @@ def db_exec(ctx: typer.Context) -> None:
             bin_dir = pg_bin_dir(settings)
             if bin_dir is not None:
                 env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-            return subprocess.run(ctx.args, env=env, check=False).returncode
+            try:
+                return subprocess.run(ctx.args, env=env, check=False).returncode
+            except FileNotFoundError:
+                raise StartupError(
+                    f"{ctx.args[0]}: command not found (the PostgreSQL client tools are in "
+                    "the embedded wheel, or install postgresql-client)."
+                ) from None
+            except PermissionError:
+                raise StartupError(f"{ctx.args[0]}: permission denied.") from None
 
     raise typer.Exit(run_cli(run))
 

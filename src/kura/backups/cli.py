@@ -1,8 +1,9 @@
-"""`kura backup create | list | verify | restore | download` — the operator's tools."""
+"""`kura backup create | list | verify | restore | delete | download` — the operator's tools."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -64,15 +65,23 @@ def create() -> None:
 
 
 @backup_app.command("list")
-def list_backups() -> None:
+def list_backups(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+) -> None:
     """List complete, verified backups, newest first."""
 
     async def work(service: BackupService, _: Settings) -> None:
+        rows = [BackupRead.of(manifest) for manifest in await service.list_backups()]
+        if as_json:
+            print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+            return
         table = Table(title=f"Backups in {service.store.location}")
-        for column in ("filename", "kind", "size", "age (h)", "revision", "sha256"):
+        # The name is what `restore` needs: never cut, whatever the terminal's width.
+        longest = max((len(row.filename) for row in rows), default=8)
+        table.add_column("filename", no_wrap=True, min_width=longest)
+        for column in ("kind", "size", "age (h)", "revision", "sha256"):
             table.add_column(column)
-        for manifest in await service.list_backups():
-            row = BackupRead.of(manifest)
+        for row in rows:
             table.add_row(
                 row.filename,
                 row.kind,
@@ -82,6 +91,23 @@ def list_backups() -> None:
                 row.sha256[:12],
             )
         out.print(table)
+
+    _with_service(work)
+
+
+@backup_app.command("delete")
+def delete(
+    name: Annotated[str, typer.Argument(help="Backup file name")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a backup and its manifest (never the only one left)."""
+
+    async def work(service: BackupService, _: Settings) -> None:
+        manifest = await service.find(name)
+        if not yes and not typer.confirm(f"Delete {manifest.filename}?", err=True):
+            raise BadRequest("Nothing was deleted.")
+        await service.delete(manifest.filename)
+        out.print(f"Deleted {manifest.filename}.", highlight=False)
 
     _with_service(work)
 

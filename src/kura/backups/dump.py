@@ -12,7 +12,7 @@ import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
@@ -89,10 +89,9 @@ async def _snapshot_facts(conn: psycopg.AsyncConnection) -> tuple[dict[str, int]
     return counts, revision, str(version_row[0]) if version_row else "unknown"
 
 
-async def dump_database(
-    settings: Settings, url: URL, destination: Path, *, level: int
-) -> DumpResult:
-    """Write a gzip'd plain dump of `url` to `destination`; DumpFailed unless complete."""
+async def dump_database(settings: Settings, url: URL, sink: BinaryIO, *, level: int) -> DumpResult:
+    """Write a gzip'd plain dump of `url` to `sink` (a blob upload: nothing is staged
+    locally); DumpFailed unless complete."""
     pg_dump = tool(settings, "pg_dump")
     async with await psycopg.AsyncConnection.connect(libpq_conninfo(url)) as snapshot_conn:
         await snapshot_conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -117,7 +116,7 @@ async def dump_database(
         stderr_task = asyncio.create_task(process.stderr.read())
         try:
             async with asyncio.timeout(settings.backup_timeout_seconds):
-                size, digest, tail = await _compress_stream(process.stdout, destination, level)
+                size, digest, tail = await _compress_stream(process.stdout, sink, level)
         except BaseException as exc:
             # pg_dump is blocked writing to a pipe nobody reads any more: stop it before
             # waiting, so the lock and the snapshot are released now, not never.
@@ -128,7 +127,7 @@ async def dump_database(
                     f"({settings.backup_timeout_seconds} s)"
                 ) from None
             if isinstance(exc, OSError):
-                raise DumpFailed(_staging_error(exc)) from None
+                raise DumpFailed(_storage_error(exc)) from None
             raise
         code = await process.wait()
         stderr = (await stderr_task).decode(errors="replace").strip()
@@ -149,10 +148,10 @@ async def dump_database(
     )
 
 
-def _staging_error(exc: OSError) -> str:
+def _storage_error(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
-        return "the staging disk is full (no space left for the dump in KURA_DATA_DIR/tmp)"
-    return f"writing the staged dump failed ({exc.strerror or type(exc).__name__})"
+        return "the backup storage is full (No space left on device)"
+    return f"writing the dump failed ({exc.strerror or type(exc).__name__})"
 
 
 async def stop_process(
@@ -175,30 +174,24 @@ async def stop_process(
 
 
 async def _compress_stream(
-    source: asyncio.StreamReader, destination: Path, level: int
+    source: asyncio.StreamReader, sink: BinaryIO, level: int
 ) -> tuple[int, str, bytes]:
-    """gzip `source` into `destination` (fsync'd); returns size, sha256, last raw bytes."""
+    """gzip `source` into `sink`; returns size, sha256, last raw bytes."""
     compressor = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip container
     digest = hashlib.sha256()
     loop = asyncio.get_running_loop()
     tail = b""
     size = 0
 
-    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a whole database
-    with os.fdopen(fd, "wb") as handle:
+    def absorb(chunk: bytes | None) -> int:
+        # Runs in the backup thread: compress, hash and write (to disk or to the network).
+        data = compressor.compress(chunk) if chunk is not None else compressor.flush()
+        digest.update(data)
+        sink.write(data)
+        return len(data)
 
-        def absorb(chunk: bytes | None) -> int:
-            # Runs in the backup thread: compress, hash and write, off the event loop.
-            data = compressor.compress(chunk) if chunk is not None else compressor.flush()
-            digest.update(data)
-            handle.write(data)
-            if chunk is None:
-                handle.flush()
-                os.fsync(handle.fileno())
-            return len(data)
-
-        while chunk := await source.read(READ_CHUNK):
-            tail = (tail + chunk)[-512:]
-            size += await loop.run_in_executor(_compression_pool, absorb, chunk)
-        size += await loop.run_in_executor(_compression_pool, absorb, None)
+    while chunk := await source.read(READ_CHUNK):
+        tail = (tail + chunk)[-512:]
+        size += await loop.run_in_executor(_compression_pool, absorb, chunk)
+    size += await loop.run_in_executor(_compression_pool, absorb, None)
     return size, digest.hexdigest(), tail

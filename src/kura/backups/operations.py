@@ -64,9 +64,8 @@ async def restore_backup(
 
 
 async def delete_backup(request: Request, auth: Authenticated, filename: str) -> Manifest:
-    manifest = await backup_service(request).delete(filename)
-    await _audit(request, auth, AuditAction.BACKUP_DELETED, manifest.filename)
-    return manifest
+    by = Actor(auth.user.id, auth.user.organization_id, client_ip(request))
+    return await backup_service(request).delete(filename, by=by)
 
 
 async def download_backup(

@@ -9,7 +9,8 @@ import contextlib
 import hashlib
 import re
 import zlib
-from pathlib import Path
+from collections.abc import Callable
+from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
@@ -47,14 +48,18 @@ class RestoreFailed(KuraError):
         )
 
 
-def verify_file(path: Path, manifest: Manifest) -> None:
-    """sha256 and size match the signed manifest; the gzip stream is whole and complete."""
+Opener = Callable[[], BinaryIO]  # a blocking reader of the backup file (store.open_read)
+
+
+def verify_file(open_file: Opener, manifest: Manifest) -> None:
+    """sha256 and size match the signed manifest; the gzip stream is whole and complete.
+    Blocking: run it in a thread. The file is streamed, never copied."""
     digest = hashlib.sha256()
     decompressor = zlib.decompressobj(31)
     size = 0
     tail = b""
     try:
-        with path.open("rb") as handle:
+        with contextlib.closing(open_file()) as handle:
             while chunk := handle.read(READ_CHUNK):
                 size += len(chunk)
                 digest.update(chunk)
@@ -77,7 +82,7 @@ async def load_into_scratch(
     settings: Settings,
     live: URL,
     control: psycopg.AsyncConnection,
-    path: Path,
+    open_file: Opener,
     manifest: Manifest,
     intent: RestoreIntent,
 ) -> str:
@@ -90,7 +95,9 @@ async def load_into_scratch(
     )
     try:
         await set_comment(control, scratch, intent.encode())
-        await _apply(settings, live.set(database=scratch), path, await _server_major(control))
+        await _apply(
+            settings, live.set(database=scratch), open_file, manifest, await _server_major(control)
+        )
         await _verify_scratch(live.set(database=scratch), manifest)
     except BaseException:
         await drop_database(control, scratch)
@@ -98,7 +105,9 @@ async def load_into_scratch(
     return scratch
 
 
-async def _apply(settings: Settings, target: URL, path: Path, server_major: int) -> None:
+async def _apply(
+    settings: Settings, target: URL, open_file: Opener, manifest: Manifest, server_major: int
+) -> None:
     psql = tool(settings, "psql")
     process = await asyncio.create_subprocess_exec(
         psql,
@@ -121,7 +130,7 @@ async def _apply(settings: Settings, target: URL, path: Path, server_major: int)
         async with asyncio.timeout(settings.backup_timeout_seconds):
             # psql stopping on an error closes the pipe; its exit status says why, below.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                await _feed(process.stdin, path, server_major)
+                await _feed(process.stdin, open_file, manifest, server_major)
             code = await process.wait()
     except BaseException as exc:
         await stop_process(process, stderr_task)
@@ -141,17 +150,30 @@ async def _apply(settings: Settings, target: URL, path: Path, server_major: int)
         log.warning("restore.psql_stderr", stderr=stderr[-2000:])
 
 
-async def _feed(stdin: asyncio.StreamWriter, path: Path, server_major: int) -> None:
+async def _feed(
+    stdin: asyncio.StreamWriter, open_file: Opener, manifest: Manifest, server_major: int
+) -> None:
+    """Stream the file into psql, hashing it again: psql's single transaction commits only
+    when stdin closes, so a file that changed since it was verified is never committed."""
     decompressor = zlib.decompressobj(31)
+    digest = hashlib.sha256()
+    size = 0
     header = True
-    with path.open("rb") as handle:
+    handle = await asyncio.to_thread(open_file)
+    try:
         while chunk := await asyncio.to_thread(handle.read, READ_CHUNK):
+            size += len(chunk)
+            digest.update(chunk)
             data = await asyncio.to_thread(decompressor.decompress, chunk)
             if header and server_major < 17:
                 data = _NEWER_SETTINGS.sub(b"", data)
             header = False
             stdin.write(data)
             await stdin.drain()
+    finally:
+        await asyncio.to_thread(handle.close)
+    if size != manifest.size_bytes or digest.hexdigest() != manifest.sha256:
+        raise RestoreFailed("the backup file changed after it was verified")
     stdin.write(decompressor.flush())
     await stdin.drain()
     stdin.close()

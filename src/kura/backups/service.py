@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import BinaryIO
 
 import psycopg
 from sqlalchemy import update
@@ -32,7 +31,7 @@ from kura.db.engine import Database
 from kura.db.errors import is_database_outage
 from kura.errors import BadRequest, KuraError, NotFound
 from kura.logging import get_logger
-from kura.storage.blobs import BlobNotFound, BlobStore, LocalBlobStore
+from kura.storage.blobs import BlobNotFound, BlobStore
 
 log = get_logger(__name__)
 PRE_RESTORE = "pre-restore"
@@ -71,12 +70,6 @@ class BackupService:
     def _key(self) -> str:
         return self.settings.signing_key.get_secret_value()
 
-    @property
-    def _staging(self) -> Path:
-        directory = self.settings.kura_data_dir / "tmp"
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return directory
-
     # -- reading -------------------------------------------------------------------------
 
     async def list_backups(self) -> list[Manifest]:
@@ -109,8 +102,7 @@ class BackupService:
 
     async def verify_backup(self, filename: str) -> Manifest:
         manifest = await self.find(filename)
-        async with self._local_copy(manifest) as path:
-            await self._verify(path, manifest)
+        await self._verify(manifest)
         return manifest
 
     # -- writing -------------------------------------------------------------------------
@@ -147,59 +139,58 @@ class BackupService:
             raise BackupFailed("The backup failed. Details are in the server log.") from None
 
     async def _dump_and_publish(self, kind: str, by: Actor | None) -> Manifest:
-        staged = self._staging / f"dump-{uuid.uuid4().hex}.sql.gz"
-        try:
-            result = await dump_database(self.settings, self.url, staged, level=self._level(kind))
-            now = datetime.now(UTC)
-            name = new_backup_name(now, [b.name for b in await self.store.list("backup_")])
-            manifest = Manifest(
-                filename=name,
-                kind=kind,
-                created_at=now,
-                size_bytes=result.size_bytes,
-                sha256=result.sha256,
-                app_version=__version__,
-                schema_revision=result.schema_revision,
-                pg_dump_version=result.pg_dump_version,
-                server_version=result.server_version,
-                database=str(self.url.database),
-                compression_level=self._level(kind),
-                tables=result.tables,
-            )
-            # Data first, then the audit line, manifest last: a crash in between leaves an
-            # unlisted file (the sweeper removes it), never a listed backup without its data
-            # or its `backup.created` line.
-            await self.store.put_file(name, staged)
-            await self._audit_created(manifest, by or Actor())
-            await self.store.put_bytes(manifest_name(name), sign(manifest, secret_key=self._key))
-        finally:
-            staged.unlink(missing_ok=True)
+        now = datetime.now(UTC)
+        name = new_backup_name(now, [b.name for b in await self.store.list("backup_")])
+        # Streamed into the store (a resumable upload on GCS): no local copy, flat memory.
+        async with self.store.upload(name) as sink:
+            result = await dump_database(self.settings, self.url, sink, level=self._level(kind))
+        manifest = Manifest(
+            filename=name,
+            kind=kind,
+            created_at=now,
+            size_bytes=result.size_bytes,
+            sha256=result.sha256,
+            app_version=__version__,
+            schema_revision=result.schema_revision,
+            pg_dump_version=result.pg_dump_version,
+            server_version=result.server_version,
+            database=str(self.url.database),
+            compression_level=self._level(kind),
+            tables=result.tables,
+        )
+        # Data first, then the audit line, manifest last: a crash in between leaves an
+        # unlisted file (the sweeper removes it), never a listed backup without its data or
+        # its `backup.created` line.
+        await self._audit_created(manifest, by or Actor())
+        await self.store.put_bytes(manifest_name(name), sign(manifest, secret_key=self._key))
         log.info("backup.created", filename=name, size_bytes=manifest.size_bytes, kind=kind)
         return manifest
 
     async def _audit_created(self, manifest: Manifest, by: Actor) -> None:
         try:
-            await self._record_created(manifest, by)
+            await self._record(AuditAction.BACKUP_CREATED, manifest, by, kind=manifest.kind)
         except ProgrammingError as exc:
             if not isinstance(exc.orig, psycopg.errors.UndefinedTable):
                 raise
             # A database not migrated yet (no audit table): the backup matters more.
             log.warning("backup.not_audited", filename=manifest.filename, reason="no audit table")
 
-    async def _record_created(self, manifest: Manifest, by: Actor) -> None:
+    async def _record(
+        self, action: AuditAction, manifest: Manifest, by: Actor, **details: str
+    ) -> None:
         async with self.database.sessionmaker() as session, session.begin():
             await record(
                 session,
-                AuditAction.BACKUP_CREATED,
+                action,
                 organization_id=by.organization_id,
                 actor_id=by.user_id,
                 target_type="backup",
                 target_id=manifest.filename,
                 ip=by.ip,
-                details={"filename": manifest.filename, "kind": manifest.kind},
+                details={"filename": manifest.filename, **details},
             )
 
-    async def delete(self, filename: str) -> Manifest:
+    async def delete(self, filename: str, *, by: Actor | None = None) -> Manifest:
         backups = await self.list_backups()
         manifest = next((m for m in backups if m.filename == filename), None)
         if manifest is None:
@@ -207,6 +198,7 @@ class BackupService:
         if len(backups) == 1:
             raise BadRequest("This is the only backup; it cannot be deleted.")
         await self._remove(manifest.filename)
+        await self._record(AuditAction.BACKUP_DELETED, manifest, by or Actor())
         return manifest
 
     async def _remove(self, filename: str) -> None:
@@ -242,44 +234,43 @@ class BackupService:
     async def _restore(self, filename: str, by: Actor | None) -> RestoreResult:
         manifest = await self.find(filename)
         live = str(self.url.database)
-        async with self._local_copy(manifest) as path:
-            await self._verify(path, manifest)
-            async with exclusive_operation(self.url) as control:
-                # The pre-restore backup (of the live database) and the load into the scratch
-                # database touch different databases: run them side by side. Both must
-                # succeed before the swap; if either fails the live database is untouched.
-                by = by or Actor()
-                intent = RestoreIntent(
-                    live=live,
-                    retired=retired_name(live),
-                    backup=manifest.filename,
-                    actor_id=str(by.user_id) if by.user_id else None,
-                    organization_id=str(by.organization_id) if by.organization_id else None,
-                    ip=by.ip,
+        await self._verify(manifest)
+        async with exclusive_operation(self.url) as control:
+            # The pre-restore backup (of the live database) and the load into the scratch
+            # database touch different databases: run them side by side. Both must
+            # succeed before the swap; if either fails the live database is untouched.
+            by = by or Actor()
+            intent = RestoreIntent(
+                live=live,
+                retired=retired_name(live),
+                backup=manifest.filename,
+                actor_id=str(by.user_id) if by.user_id else None,
+                organization_id=str(by.organization_id) if by.organization_id else None,
+                ip=by.ip,
+            )
+            pre_task = asyncio.create_task(self._create_locked(PRE_RESTORE))
+            try:
+                scratch = await load_into_scratch(
+                    self.settings, self.url, control, self._opener(manifest), manifest, intent
                 )
-                pre_task = asyncio.create_task(self._create_locked(PRE_RESTORE))
-                try:
-                    scratch = await load_into_scratch(
-                        self.settings, self.url, control, path, manifest, intent
-                    )
-                except BaseException:
-                    await _settle(pre_task)
-                    raise
-                try:
-                    pre_restore = await pre_task
-                    await self._bring_schema_up(scratch, manifest)
-                    await swap_in(
-                        control,
-                        scratch=scratch,
-                        intent=intent,
-                        seal=lambda: self._seal(scratch, intent, pre_restore.filename),
-                    )
-                except BaseException:
-                    await drop_database(control, scratch)
-                    raise
-                # The app's pooled connections pointed at the replaced database.
-                await self.database.engine.dispose()
-                await drop_stale_copies(control, live, self.settings, keep=intent.retired)
+            except BaseException:
+                await _settle(pre_task)
+                raise
+            try:
+                pre_restore = await pre_task
+                await self._bring_schema_up(scratch, manifest)
+                await swap_in(
+                    control,
+                    scratch=scratch,
+                    intent=intent,
+                    seal=lambda: self._seal(scratch, intent, pre_restore.filename),
+                )
+            except BaseException:
+                await drop_database(control, scratch)
+                raise
+            # The app's pooled connections pointed at the replaced database.
+            await self.database.engine.dispose()
+            await drop_stale_copies(control, live, self.settings, keep=intent.retired)
         log.info("backup.restored", filename=filename, pre_restore=pre_restore.filename)
         return RestoreResult(manifest, pre_restore)
 
@@ -311,20 +302,11 @@ class BackupService:
         finally:
             await database.dispose()
 
-    async def _verify(self, path: Path, manifest: Manifest) -> None:
+    def _opener(self, manifest: Manifest) -> Callable[[], BinaryIO]:
+        return lambda: self.store.open_read(manifest.filename)
+
+    async def _verify(self, manifest: Manifest) -> None:
         try:
-            await asyncio.to_thread(verify_file, path, manifest)
+            await asyncio.to_thread(verify_file, self._opener(manifest), manifest)
         except BackupCorrupt as exc:
             raise BackupUnusable(f"The backup cannot be used: {exc}.") from None
-
-    @contextlib.asynccontextmanager
-    async def _local_copy(self, manifest: Manifest) -> AsyncIterator[Path]:
-        if isinstance(self.store, LocalBlobStore):
-            yield self.store.local_path(manifest.filename)
-            return
-        staged = self._staging / f"restore-{uuid.uuid4().hex}.sql.gz"
-        try:
-            await self.store.fetch(manifest.filename, staged)
-            yield staged
-        finally:
-            staged.unlink(missing_ok=True)

@@ -80,7 +80,10 @@ def template_script(facts: BriefingFacts) -> str:
                 f"Hay {facts.open_alerts} alertas de riesgo pendientes; el equipo clínico ya "
                 "está avisado."
             )
-    if facts.appointments:
+    if facts.appointments == 1:
+        at = f", a las {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
+        parts.append(f"Tienes una cita hoy{at}.")
+    elif facts.appointments:
         first = (
             f", la primera a las {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
         )
@@ -120,7 +123,10 @@ def _template_en(facts: BriefingFacts) -> str:
                 f"There are {facts.open_alerts} pending risk alerts; the clinical team has been "
                 "notified."
             )
-    if facts.appointments:
+    if facts.appointments == 1:
+        at = f", at {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
+        parts.append(f"You have one appointment today{at}.")
+    elif facts.appointments:
         first = f", the first at {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
         parts.append(f"You have {facts.appointments} appointments today{first}.")
     else:

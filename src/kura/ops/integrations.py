@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from kura.config import Settings, is_placeholder, secret_value
+from kura.db.location import embedded_server
 from kura.db.urls import normalize_database_url
 from kura.errors import ConfigError
 
@@ -71,7 +72,16 @@ def _database(settings: Settings) -> IntegrationStatus:
     except ConfigError as exc:
         return IntegrationStatus("database", "invalid", str(exc), True)
     socket = str(url.query.get("host", ""))
-    kind = "Cloud SQL socket" if socket.startswith("/cloudsql/") else "external PostgreSQL"
+    embedded = embedded_server(settings).running_url()  # `kura serve` passes it as a URL
+    if embedded is not None and (embedded.query.get("host"), embedded.port) == (
+        url.query.get("host"),
+        url.port,
+    ):
+        kind = "embedded PostgreSQL (data dir)"
+    elif socket.startswith("/cloudsql/"):
+        kind = "Cloud SQL socket"
+    else:
+        kind = "external PostgreSQL"
     return IntegrationStatus("database", "configured", kind, True)
 
 

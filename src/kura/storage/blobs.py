@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 CHUNK = 1024 * 1024
+# A resumable upload sends (and holds in memory) this much at a time: a multiple of 256 KiB.
+UPLOAD_CHUNK = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,17 @@ class BlobStore(Protocol):
     location: str
 
     async def list(self, prefix: str = "") -> list[BlobInfo]: ...
-    async def put_file(self, name: str, source: Path) -> None: ...
+    def upload(self, name: str) -> contextlib.AbstractAsyncContextManager[BinaryIO]:
+        """A writer (blocking: write from a worker thread); the blob appears, whole, only
+        when the block exits without an error — nothing of it otherwise."""
+        ...
+
     async def put_bytes(self, name: str, data: bytes) -> None: ...
     async def read_bytes(self, name: str) -> bytes: ...
-    async def fetch(self, name: str, destination: Path) -> None: ...
+    def open_read(self, name: str) -> BinaryIO:
+        """A blocking reader (read from a worker thread); BlobNotFound if missing."""
+        ...
+
     def stream(self, name: str) -> AsyncIterator[bytes]: ...
     async def delete(self, name: str) -> None: ...
 
@@ -80,31 +89,35 @@ class LocalBlobStore:
 
         return await asyncio.to_thread(scan)
 
-    def _publish(self, name: str, write: Any) -> None:
+    def _open_temporary(self) -> tuple[BinaryIO, Path]:
         # Blobs are backups and briefing audio: readable by this account only (0700/0600).
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self.directory / f".tmp-{uuid.uuid4().hex}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return os.fdopen(fd, "wb"), temporary
+
+    def _commit(self, handle: BinaryIO, temporary: Path, name: str) -> None:
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        temporary.replace(self._path(name))
+        _fsync_dir(self.directory)
+
+    @contextlib.asynccontextmanager
+    async def upload(self, name: str) -> AsyncIterator[BinaryIO]:
+        """Written to a hidden temporary name, fsync'd, then renamed into place."""
+        self._path(name)  # refuse a bad name before writing anything
+        handle, temporary = await asyncio.to_thread(self._open_temporary)
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                write(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            temporary.replace(self._path(name))
-            _fsync_dir(self.directory)
+            yield handle
+            await asyncio.to_thread(self._commit, handle, temporary, name)
         finally:
+            handle.close()
             temporary.unlink(missing_ok=True)
 
-    async def put_file(self, name: str, source: Path) -> None:
-        def copy(handle: Any) -> None:
-            with source.open("rb") as src:
-                while chunk := src.read(CHUNK):
-                    handle.write(chunk)
-
-        await asyncio.to_thread(self._publish, name, copy)
-
     async def put_bytes(self, name: str, data: bytes) -> None:
-        await asyncio.to_thread(self._publish, name, lambda handle: handle.write(data))
+        async with self.upload(name) as handle:
+            await asyncio.to_thread(handle.write, data)
 
     async def read_bytes(self, name: str) -> bytes:
         path = self._path(name)
@@ -113,15 +126,9 @@ class LocalBlobStore:
         except FileNotFoundError:
             raise BlobNotFound(name) from None
 
-    async def fetch(self, name: str, destination: Path) -> None:
-        def copy() -> None:
-            fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with self._path(name).open("rb") as src, os.fdopen(fd, "wb") as dst:
-                while chunk := src.read(CHUNK):
-                    dst.write(chunk)
-
+    def open_read(self, name: str) -> BinaryIO:
         try:
-            await asyncio.to_thread(copy)
+            return self._path(name).open("rb")
         except FileNotFoundError:
             raise BlobNotFound(name) from None
 
@@ -135,10 +142,6 @@ class LocalBlobStore:
                 yield chunk
         finally:
             handle.close()
-
-    def local_path(self, name: str) -> Path:
-        """The file itself (local store only): restore reads it in place, no copy."""
-        return self._path(name)
 
     async def delete(self, name: str) -> None:
         def remove() -> None:
@@ -173,9 +176,18 @@ class GCSBlobStore:
 
         return await asyncio.to_thread(scan)
 
-    async def put_file(self, name: str, source: Path) -> None:
-        # Objects appear atomically when the upload completes: no temporary name needed.
-        await asyncio.to_thread(self._blob(name).upload_from_filename, str(source))
+    @contextlib.asynccontextmanager
+    async def upload(self, name: str) -> AsyncIterator[BinaryIO]:
+        """A resumable upload, UPLOAD_CHUNK at a time (memory stays flat whatever the size);
+        the object appears when it is finalised. On an error the upload is cancelled."""
+        writer = self._blob(name).open("wb", chunk_size=UPLOAD_CHUNK, ignore_flush=True)
+        try:
+            yield writer
+        except BaseException:
+            with contextlib.suppress(Exception):  # an abandoned session expires on its own
+                await asyncio.to_thread(writer.terminate)
+            raise
+        await asyncio.to_thread(writer.close)
 
     async def put_bytes(self, name: str, data: bytes) -> None:
         await asyncio.to_thread(self._blob(name).upload_from_string, data)
@@ -189,13 +201,16 @@ class GCSBlobStore:
             raise BlobNotFound(name) from None
         return data
 
-    async def fetch(self, name: str, destination: Path) -> None:
+    def open_read(self, name: str) -> BinaryIO:
         from google.api_core.exceptions import NotFound
 
+        blob = self._blob(name)
         try:
-            await asyncio.to_thread(self._blob(name).download_to_filename, str(destination))
+            blob.reload()  # pins the generation: a reader never mixes two versions
         except NotFound:
             raise BlobNotFound(name) from None
+        reader: BinaryIO = blob.open("rb", chunk_size=CHUNK)
+        return reader
 
     async def stream(self, name: str) -> AsyncIterator[bytes]:
         from google.api_core.exceptions import NotFound

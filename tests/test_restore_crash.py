@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,19 +106,31 @@ def _restore_in_background(base: str, token: str, filename: str) -> threading.Th
     return thread
 
 
-def _state(url: URL, filename: str) -> dict[str, object]:
+@dataclass(frozen=True)
+class _State:
+    patients: int
+    old_data: bool  # the change made after the backup is there
+    outcomes: list[str]  # this restore's audited outcomes, oldest first
+
+
+def _count(conn: psycopg.Connection[Any], query: str, *params: str) -> int:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _state(url: URL, filename: str) -> _State:
     with psycopg.connect(libpq_conninfo(url)) as conn:
-        marked = conn.execute("SELECT count(*) FROM organization WHERE name = %s", (MARK,))
         outcomes = conn.execute(
             "SELECT action FROM audit_event WHERE target_id = %s "
             "AND action IN ('restore.completed', 'restore.failed') ORDER BY id",
             (filename,),
         )
-        return {
-            "patients": conn.execute("SELECT count(*) FROM patient").fetchone()[0],  # type: ignore[index]
-            "old_data": marked.fetchone()[0] == 1,  # type: ignore[index]
-            "outcomes": [row[0] for row in outcomes.fetchall()],
-        }
+        return _State(
+            patients=_count(conn, "SELECT count(*) FROM patient"),
+            old_data=_count(conn, "SELECT count(*) FROM organization WHERE name = %s", MARK) == 1,
+            outcomes=[row[0] for row in outcomes.fetchall()],
+        )
 
 
 def _copies(url: URL) -> list[tuple[str, bool, str | None]]:
@@ -176,8 +189,8 @@ def _check_after_restart(
     env = _env(url)
     with serving(data_dir, strict=False, **env) as base:
         state = _state(url, filename)
-        assert state["patients"] > 0  # type: ignore[operator]
-        restored = not state["old_data"]
+        assert state.patients > 0
+        restored = not state.old_data
         me = httpx.get(
             f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
@@ -186,7 +199,7 @@ def _check_after_restart(
             assert allows, f"{name} still refuses connections"
             assert comment is None or not comment.startswith("kura-restore "), name
         assert _login(base)  # the operator can work
-    outcomes = list(state["outcomes"])  # type: ignore[call-overload]
+    outcomes = state.outcomes
     if restored:  # the new database holds the backup's content plus its own outcome
         assert outcomes == ["restore.completed"], state
     else:  # one failure more — or none, when the kill came before the scratch existed
@@ -245,7 +258,7 @@ def test_server_killed_at_each_phase_of_the_swap(
             timeout=120,
         )
         assert again.status_code == 200, again.text
-    assert _state(url, filename)["outcomes"].count("restore.completed") == 1  # type: ignore[attr-defined]
+    assert _state(url, filename).outcomes.count("restore.completed") == 1
 
 
 @pytest.mark.timeout(600)

@@ -18,7 +18,13 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
-from kura.backups.pgtools import clean_env, conninfo_without_password, tool, tool_version
+from kura.backups.pgtools import (
+    clean_env,
+    conninfo_without_password,
+    supervised,
+    tool,
+    tool_version,
+)
 from kura.config import Settings
 from kura.db.urls import libpq_conninfo
 from kura.logging import get_logger
@@ -115,20 +121,17 @@ async def dump_database(settings: Settings, url: URL, sink: BinaryIO, *, level: 
         assert process.stdout is not None and process.stderr is not None
         stderr_task = asyncio.create_task(process.stderr.read())
         try:
-            async with asyncio.timeout(settings.backup_timeout_seconds):
+            # On an error pg_dump is blocked on a pipe nobody reads: `supervised` stops it
+            # first, so the lock and the snapshot are released now, not never.
+            async with supervised(process, stderr_task, settings.backup_timeout_seconds):
                 size, digest, tail = await _compress_stream(process.stdout, sink, level)
-        except BaseException as exc:
-            # pg_dump is blocked writing to a pipe nobody reads any more: stop it before
-            # waiting, so the lock and the snapshot are released now, not never.
-            await stop_process(process, stderr_task)
-            if isinstance(exc, TimeoutError):
-                raise DumpFailed(
-                    f"the dump took longer than BACKUP_TIMEOUT_SECONDS "
-                    f"({settings.backup_timeout_seconds} s)"
-                ) from None
-            if isinstance(exc, OSError):
-                raise DumpFailed(_storage_error(exc)) from None
-            raise
+        except TimeoutError:
+            raise DumpFailed(
+                f"the dump took longer than BACKUP_TIMEOUT_SECONDS "
+                f"({settings.backup_timeout_seconds} s)"
+            ) from None
+        except OSError as exc:
+            raise DumpFailed(_storage_error(exc)) from None
         code = await process.wait()
         stderr = (await stderr_task).decode(errors="replace").strip()
         await snapshot_conn.execute("ROLLBACK")
@@ -152,25 +155,6 @@ def _storage_error(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "the backup storage is full (No space left on device)"
     return f"writing the dump failed ({exc.strerror or type(exc).__name__})"
-
-
-async def stop_process(
-    process: asyncio.subprocess.Process, stderr_task: asyncio.Task[bytes] | None = None
-) -> None:
-    """Kill a child and reap it. Its pipes are drained to their end and stdin closed first:
-    asyncio's wait() returns only once every pipe is closed, and a paused pipe never is."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-    if process.stdin is not None:
-        process.stdin.close()
-    if process.stdout is not None:
-        while await process.stdout.read(READ_CHUNK):
-            pass
-    await process.wait()
-    if stderr_task is not None:
-        with contextlib.suppress(BaseException):
-            await stderr_task
 
 
 async def _compress_stream(

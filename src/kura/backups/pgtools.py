@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -13,6 +15,8 @@ from sqlalchemy.engine import URL
 from kura.config import Settings
 from kura.db.urls import libpq_conninfo
 from kura.errors import ServiceUnavailable
+
+PIPE_CHUNK = 256 * 1024
 
 
 def pg_bin_dir(settings: Settings) -> Path | None:
@@ -62,3 +66,36 @@ async def tool_version(executable: str) -> str:
     )
     out, _ = await process.communicate()
     return out.decode().strip()
+
+
+async def stop_process(
+    process: asyncio.subprocess.Process, stderr_task: asyncio.Task[bytes] | None = None
+) -> None:
+    """Kill a child and reap it. Its pipes are drained to their end and stdin closed first:
+    asyncio's wait() returns only once every pipe is closed, and a paused pipe never is."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    if process.stdin is not None:
+        process.stdin.close()
+    if process.stdout is not None:
+        while await process.stdout.read(PIPE_CHUNK):
+            pass
+    await process.wait()
+    if stderr_task is not None:
+        with contextlib.suppress(BaseException):
+            await stderr_task
+
+
+@contextlib.asynccontextmanager
+async def supervised(
+    process: asyncio.subprocess.Process, stderr_task: asyncio.Task[bytes], seconds: float
+) -> AsyncIterator[None]:
+    """Bound the work done with a child to `seconds`; on any error (the timeout included) the
+    child is killed and reaped before the error goes on."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except BaseException:
+        await stop_process(process, stderr_task)
+        raise

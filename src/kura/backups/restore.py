@@ -16,9 +16,9 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
-from kura.backups.dump import DUMP_FOOTER, READ_CHUNK, stop_process
+from kura.backups.dump import DUMP_FOOTER, READ_CHUNK
 from kura.backups.manifest import Manifest
-from kura.backups.pgtools import clean_env, conninfo_without_password, tool
+from kura.backups.pgtools import clean_env, conninfo_without_password, supervised, tool
 from kura.backups.swap import RestoreIntent, drop_database, set_comment
 from kura.config import Settings
 from kura.db.copies import scratch_name
@@ -127,21 +127,19 @@ async def _apply(
     assert process.stdin is not None and process.stderr is not None
     stderr_task = asyncio.create_task(process.stderr.read())
     try:
-        async with asyncio.timeout(settings.backup_timeout_seconds):
+        # On any error (a changed file included) psql is killed before its transaction commits.
+        async with supervised(process, stderr_task, settings.backup_timeout_seconds):
             # psql stopping on an error closes the pipe; its exit status says why, below.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 await _feed(process.stdin, open_file, manifest, server_major)
             code = await process.wait()
-    except BaseException as exc:
-        await stop_process(process, stderr_task)
-        if isinstance(exc, TimeoutError):
-            raise RestoreFailed(
-                f"loading the dump took longer than BACKUP_TIMEOUT_SECONDS "
-                f"({settings.backup_timeout_seconds} s)"
-            ) from None
-        if isinstance(exc, OSError):
-            raise RestoreFailed(f"reading the backup file failed ({exc.strerror})") from None
-        raise
+    except TimeoutError:
+        raise RestoreFailed(
+            f"loading the dump took longer than BACKUP_TIMEOUT_SECONDS "
+            f"({settings.backup_timeout_seconds} s)"
+        ) from None
+    except OSError as exc:
+        raise RestoreFailed(f"reading the backup file failed ({exc.strerror})") from None
     stderr = (await stderr_task).decode(errors="replace").strip()
     if code != 0:
         log.error("restore.psql_failed", status=code, stderr=stderr[-2000:])

@@ -6,19 +6,57 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: run test lint typecheck pytest bench fuzz fmt clean train-screen
+.PHONY: run test lint typecheck pytest bench fuzz fmt clean train-screen lock
 
 $(BIN)/python:
+	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install $(PIP_FLAGS) -e '.[embedded]'
+# Every install goes through a lockfile in requirements/ (hash-checked, no resolving), then kura
+# itself without dependencies. pip and setuptools come from build.lock first: kura is built with
+# --no-build-isolation from that checked setuptools. dev.lock holds all of run.lock at the same
+# versions (tests/test_lockfile.py checks), so installing it also satisfies `make run`.
+$(VENV)/.installed-run: pyproject.toml requirements/build.lock requirements/run.lock | $(BIN)/python
+	@echo "==> installing pip and setuptools from requirements/build.lock"
+	$(BIN)/pip install $(PIP_FLAGS) --require-hashes -r requirements/build.lock
+	@echo "==> installing dependencies from requirements/run.lock (about half a minute the first time)"
+	$(BIN)/pip install $(PIP_FLAGS) --require-hashes -r requirements/run.lock
+	@echo "==> installing kura (editable, no dependencies)"
+	$(BIN)/pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml requirements/build.lock requirements/dev.lock | $(BIN)/python
+	@echo "==> installing pip and setuptools from requirements/build.lock"
+	$(BIN)/pip install $(PIP_FLAGS) --require-hashes -r requirements/build.lock
+	@echo "==> installing dependencies from requirements/dev.lock (about a minute the first time)"
+	$(BIN)/pip install $(PIP_FLAGS) --require-hashes -r requirements/dev.lock
+	@echo "==> installing kura (editable, no dependencies)"
+	$(BIN)/pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed-run
+
+# Lockfiles (#17), made with uv rather than pip-compile: `uv pip compile --universal
+# --python-version 3.11 --generate-hashes` solves once for every platform (the image's Linux,
+# a developer's macOS) and Python 3.11+, and records the sha256 of every file of each pinned
+# version. dev.lock is solved first; run.lock and base.lock (the image's: no extras) are solved
+# under it as a constraint, so the image runs the versions CI tested. Existing pins are kept
+# where they still fit; `make lock LOCK_ARGS=--upgrade` moves everything to the newest,
+# LOCK_ARGS='--upgrade-package NAME' one package. uv lives in a throwaway venv, not in .venv.
+UV_VERSION := 0.13.9
+LOCK_TOOLS ?= $(or $(TMPDIR),/tmp)/kura-lock-tools-uv-$(UV_VERSION)
+UV_COMPILE = $(LOCK_TOOLS)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' $(LOCK_ARGS)
+
+$(LOCK_TOOLS)/bin/uv:
+	@echo "==> installing uv $(UV_VERSION) into $(LOCK_TOOLS)"
+	$(PYTHON) -m venv $(LOCK_TOOLS)
+	$(LOCK_TOOLS)/bin/pip install $(PIP_FLAGS) uv==$(UV_VERSION)
+
+lock: | $(LOCK_TOOLS)/bin/uv
+	@echo "==> locking requirements/dev.lock, run.lock, base.lock, build.lock"
+	$(UV_COMPILE) pyproject.toml --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) pyproject.toml --extra embedded -c requirements/dev.lock -o requirements/run.lock
+	$(UV_COMPILE) pyproject.toml -c requirements/dev.lock -o requirements/base.lock
+	$(UV_COMPILE) requirements/build.in -o requirements/build.lock
 
 run: $(VENV)/.installed-run
 	$(BIN)/kura serve

@@ -3,7 +3,8 @@
 # registry, Cloud SQL (PostgreSQL 15) with its database and user, the secrets, the private
 # bucket for backups and briefing audio, and the service account with only what it needs.
 #
-# Idempotent: what exists is left alone; an existing database password is never rotated.
+# Idempotent and convergent: what exists is left alone, and a run interrupted at any step is
+# finished by the next one; an existing database password is never rotated.
 # No secret value is printed or placed on a command line (values travel on stdin).
 set -euo pipefail
 
@@ -27,6 +28,17 @@ create_secret() {
     --data-file=- >/dev/null
 }
 
+# Waits for every unfinished operation on the instance; fails when the create itself failed.
+wait_for_sql_operations() {
+  local operation
+  for operation in $(gcloud sql operations list --instance "$INSTANCE_NAME" \
+      --project "$PROJECT_ID" --filter 'status!=DONE' --format 'value(name)'); do
+    log "  waiting for Cloud SQL operation ${operation}"
+    gcloud sql operations wait "$operation" --project "$PROJECT_ID" --timeout unlimited
+  done
+  resource_exists gcloud sql instances describe "$INSTANCE_NAME" --project "$PROJECT_ID"
+}
+
 log "Project ${PROJECT_ID}, region ${REGION}"
 
 log "Enabling APIs"
@@ -42,12 +54,19 @@ if ! resource_exists gcloud artifacts repositories describe "$REPOSITORY" \
     --description "KURA OS images (also used by gcloud run deploy --source)"
 fi
 
-log "Cloud SQL instance ${INSTANCE_NAME} (PostgreSQL 15)"
+log "Cloud SQL instance ${INSTANCE_NAME} (PostgreSQL 15, ${DB_TIER})"
+# Enterprise edition explicitly (shared-core tiers exist only there; gcloud's default edition
+# depends on the version), deletion protection on (a deleted instance takes its backups).
 if ! resource_exists gcloud sql instances describe "$INSTANCE_NAME" --project "$PROJECT_ID"; then
   gcloud sql instances create "$INSTANCE_NAME" --project "$PROJECT_ID" --region "$REGION" \
-    --database-version POSTGRES_15 --tier db-f1-micro --storage-type SSD --storage-size 10GB \
-    --backup-start-time 03:00 --enable-point-in-time-recovery
+    --database-version POSTGRES_15 --edition enterprise --tier "$DB_TIER" \
+    --storage-type SSD --storage-size 10GB --storage-auto-increase \
+    --backup-start-time 03:00 --enable-point-in-time-recovery --deletion-protection ||
+    wait_for_sql_operations
 fi
+# A create that outlived gcloud's wait (or a run interrupted during it) leaves an operation
+# running: the next steps need a RUNNABLE instance.
+wait_for_sql_operations
 
 log "Database ${DB_NAME}"
 if ! resource_exists gcloud sql databases describe "$DB_NAME" --instance "$INSTANCE_NAME" \
@@ -84,9 +103,11 @@ printf '{"name": "%s", "password": "%s"}' "$DB_USER" "$db_password" |
 unset token
 
 log "Secrets"
-if ! secret_exists SECRET_KEY; then
-  generate_secret | create_secret SECRET_KEY
-fi
+for name in SECRET_KEY BACKUP_SIGNING_KEY; do
+  if ! secret_exists "$name"; then
+    generate_secret | create_secret "$name"
+  fi
+done
 if ! secret_exists DATABASE_URL; then
   printf 'postgresql+asyncpg://%s:%s@/%s?host=/cloudsql/%s' \
     "$DB_USER" "$db_password" "$DB_NAME" "$INSTANCE_CONNECTION" | create_secret DATABASE_URL
@@ -122,5 +143,32 @@ for name in $(injected_secrets); do
 done
 gcloud storage buckets add-iam-policy-binding "gs://${BUCKET}" --member "$member" \
   --role roles/storage.objectAdmin >/dev/null
+
+# `gcloud run deploy --source` builds the image with Cloud Build, as the Compute Engine
+# default service account (projects created since 2024 no longer give it Editor): it needs
+# roles/run.builder. The deploying identity needs to deploy from source, run the migration
+# job, use the runtime service account, and consume the project's APIs.
+log "Permissions for source deploys"
+project_number="$(gcloud projects describe "$PROJECT_ID" --format 'value(projectNumber)')"
+build_account="${BUILD_SERVICE_ACCOUNT:-${project_number}-compute@developer.gserviceaccount.com}"
+gcloud projects add-iam-policy-binding "$PROJECT_ID" --member "serviceAccount:${build_account}" \
+  --role roles/run.builder --condition None >/dev/null
+deployer="${DEPLOYER:-}"
+if [[ -z "$deployer" ]]; then
+  account="$(gcloud config get-value account)"
+  [[ -n "$account" ]] || { echo "error: no active gcloud account: set DEPLOYER=user:EMAIL" >&2; exit 1; }
+  if [[ "$account" == *.gserviceaccount.com ]]; then
+    deployer="serviceAccount:${account}"
+  else
+    deployer="user:${account}"
+  fi
+fi
+log "  deployer ${deployer}, build account ${build_account}"
+for role in roles/run.sourceDeveloper roles/run.developer roles/serviceusage.serviceUsageConsumer; do
+  gcloud projects add-iam-policy-binding "$PROJECT_ID" --member "$deployer" --role "$role" \
+    --condition None >/dev/null
+done
+gcloud iam service-accounts add-iam-policy-binding "$SERVICE_ACCOUNT" --project "$PROJECT_ID" \
+  --member "$deployer" --role roles/iam.serviceAccountUser >/dev/null
 
 log "Done. Next: set the placeholder secrets, then ./scripts/deploy.sh"

@@ -39,17 +39,36 @@ def test_the_card_describes_the_corpus_it_was_trained_on() -> None:
     assert sorted({r.source for r in rows}) == card["writers"]
 
 
+# The encoder's 4-bit kernels take a different SIMD path on another CPU (AVX-512 or AVX2):
+# the last digits of a probability move, and a message scored this close to the threshold
+# may land on either side of it. Seen: a negative at 0.47484 against 0.475059.
+BORDERLINE = 1e-3
+
+
+def _card_count(rate: float, total: int) -> int:
+    return round(rate * total)
+
+
 @pytest.mark.timeout(600)
 def test_the_shipped_model_scores_the_blind_split_as_its_card_says() -> None:
+    """Every message counts as on the card, except those this CPU scores within BORDERLINE of
+    the threshold (each may count either way): the range they allow must hold the card's."""
     spec = load_spec()
     _, blind = split(load_corpus())
     model = classifier()
-    flags = [screen_text(r.text, model).needs_alert for r in blind]
-    positives = [f for f, r in zip(flags, blind, strict=True) if r.crisis]
-    negatives = [f for f, r in zip(flags, blind, strict=True) if not r.crisis]
     served = spec["card"]["blind"]["classifier + rules (served)"]
-    assert sum(positives) / len(positives) == pytest.approx(served["recall"], abs=1e-3)
-    assert sum(negatives) / len(negatives) == pytest.approx(served["false_alarms"], abs=1e-3)
+    for crisis, rate in ((True, served["recall"]), (False, served["false_alarms"])):
+        rows = [r for r in blind if r.crisis is crisis]
+        flagged = 0
+        borderline = {True: 0, False: 0}  # by whether it was flagged here
+        for row in rows:
+            flag = screen_text(row.text, model).needs_alert
+            flagged += flag
+            if abs(model.predict(row.text).probability - model.threshold) < BORDERLINE:
+                borderline[flag] += 1
+        low, high = flagged - borderline[True], flagged + borderline[False]
+        assert low <= _card_count(rate, len(rows)) <= high, (crisis, flagged, borderline)
+        assert borderline[True] + borderline[False] <= 3  # a few, not a different model
 
 
 def test_features_are_scikit_learns_tfidf() -> None:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import psycopg
 from sqlalchemy.engine import URL
 
-from kura.backups.manifest import Manifest, sign
+from kura.backups.manifest import Manifest, SigningKey, keyring, sign
 from kura.db.urls import libpq_conninfo
 from tests.backup_support import BackupEnv, table_fingerprints
 
@@ -101,7 +101,7 @@ async def test_files_not_written_by_this_system_are_not_listed_or_restored(
     manifest["filename"] = VALID
     manifest["created_at"] = "2026-01-01T00:00:00+00:00"
     manifest["created_at"] = datetime.fromisoformat(manifest["created_at"])
-    forged = sign(Manifest(**manifest), secret_key="someone-elses-key-0123456789abcdef0123")
+    forged = sign(Manifest(**manifest), SigningKey.of("someone-elses-key-0123456789abcdef0123"))
     (backup_env.store_dir / VALID).write_bytes(data)
     (backup_env.store_dir / f"{VALID}.manifest.json").write_bytes(forged)
     (backup_env.store_dir / "backup_2026-01-02_00-00.sql.gz").write_bytes(data)  # no manifest
@@ -164,7 +164,7 @@ async def test_a_dump_that_fails_half_way_leaves_the_live_database_untouched(
     )
     (env.store_dir / bad_name).write_bytes(blob)
     (env.store_dir / f"{bad_name}.manifest.json").write_bytes(
-        sign(Manifest(**manifest), secret_key=env.settings.signing_key.get_secret_value())
+        sign(Manifest(**manifest), keyring(env.settings).current)
     )
     await env.client.post("/api/v1/patients", headers=env.owner.headers, json={"full_name": "Live"})
     live_before = table_fingerprints(env.url)

@@ -152,3 +152,33 @@ async def test_the_in_process_worker_survives_a_database_without_the_queue_schem
         with contextlib.suppress(asyncio.CancelledError):
             await supervisor
     await database.dispose()
+
+
+async def test_a_worker_waits_until_the_database_has_its_migrations(
+    db_url: URL, template_db: str
+) -> None:
+    """A revision staged without traffic starts before its migration job ran: its worker
+    holds off until the schema matches, then starts; a database ahead of the code (the old
+    revision after the new one's migration) is not waited for."""
+    from alembic import command
+
+    from kura.db.migrate import alembic_config, upgrade_heads
+    from kura.jobs.worker import wait_for_schema
+    from tests.backup_support import create_from_template, drop
+
+    url = create_from_template(db_url, "kura_behind", template_db)
+    database = Database.connect(url)
+    try:
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "-1")
+        waiter = asyncio.create_task(wait_for_schema(database, poll_seconds=0.05))
+        await asyncio.sleep(0.5)
+        assert not waiter.done(), "the worker started on a schema older than its code"
+        await asyncio.to_thread(upgrade_heads, url)
+        await asyncio.wait_for(waiter, timeout=10)
+
+        async with database.engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = 'ffffffffffff'"))
+        await asyncio.wait_for(wait_for_schema(database, poll_seconds=0.05), timeout=5)
+    finally:
+        await database.dispose()
+        drop(url)

@@ -25,6 +25,7 @@ from kura.config import Settings, load_settings
 from kura.db.engine import Database
 from kura.logging import configure_logging, configure_sentry
 from tests.factories import make_owner, make_patient
+from tests.server_support import kura
 
 BEARER = "Bearer SENTINEL-session-token-123456"
 failing = APIRouter()
@@ -139,3 +140,24 @@ async def test_a_database_error_never_carries_the_note_into_logs_or_sentry(
     for leaked in ("CLINICAL-SECRET", "abuso", "PRIVATE-NAME-7", "p7@example.org"):
         assert leaked not in logs  # ...without the row it refused
         assert leaked not in payload
+
+
+def test_a_failing_migration_job_reaches_sentry_with_its_release(
+    fake_sentry: str, tmp_path: Path
+) -> None:
+    """`kura migrate` is the deploy's job: its failure is one clean line for the job's log
+    and an event in Sentry, tagged with the deployed commit."""
+    url = f"postgresql://kura:hunter22@/kura?host={tmp_path}"
+    result = kura(
+        "migrate",
+        DATABASE_URL=url,
+        KURA_DATA_DIR=str(tmp_path),
+        SENTRY_DSN=fake_sentry,
+        KURA_GIT_SHA="c0ffee12",
+        ENVIRONMENT="test",
+    )
+    assert result.returncode == 2 and "error:" in result.stderr
+    payload = b"\n".join(_FakeSentry.received)
+    assert b'"release":"kura@' in payload.replace(b" ", b"") and b"+c0ffee12" in payload
+    assert b'"environment":"test"' in payload.replace(b" ", b"")
+    assert b"hunter22" not in payload

@@ -82,7 +82,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 from kura.backups.recovery import prepare_database
 
                 await prepare_database(url, settings)
-                db = Database.connect(url)
+                db = Database.connect(
+                    url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+                )
                 stack.push_async_callback(db.dispose)
                 if settings.kura_run_worker:
                     await stack.enter_async_context(_in_process_worker(url, db, settings))
@@ -172,7 +174,7 @@ async def _in_process_worker(
     from kura.jobs.queue import job_queue
     from kura.jobs.worker import run_worker_supervised
 
-    async with job_queue(url) as queue:
+    async with job_queue(url, max_size=settings.job_pool_size) as queue:
         task = asyncio.create_task(run_worker_supervised(queue, database, settings))
         try:
             yield

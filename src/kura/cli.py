@@ -106,7 +106,7 @@ def migrate() -> None:
     from kura.db.migrate import current_revisions, upgrade_heads
 
     def run() -> None:
-        settings = cli_settings()
+        settings = cli_settings(sentry=True)
         with database_url(settings) as url:
             open_database(url, settings)
             upgrade_heads(url)
@@ -126,9 +126,11 @@ def worker() -> None:
     async def work(url: URL, settings: Settings) -> None:
         # The same supervision as the in-process worker (it restarts after losing the
         # database); SIGTERM/SIGINT cancel it, which lets running jobs finish first.
-        database = Database.connect(url)
+        database = Database.connect(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         try:
-            async with job_queue(url) as queue:
+            async with job_queue(url, max_size=settings.job_pool_size) as queue:
                 task = asyncio.create_task(run_worker_supervised(queue, database, settings))
                 loop = asyncio.get_running_loop()
                 for signum in (signal.SIGTERM, signal.SIGINT):
@@ -139,7 +141,7 @@ def worker() -> None:
             await database.dispose()
 
     def run() -> None:
-        settings = cli_settings()
+        settings = cli_settings(sentry=True)
         with database_url(settings) as url:
             open_database(url, settings)
             asyncio.run(work(url, settings))

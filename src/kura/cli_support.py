@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -28,22 +29,39 @@ def clean_failures() -> Iterator[None]:
     try:
         yield
     except (ConfigError, StartupError) as exc:
+        _report(exc)
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     except KuraError as exc:
+        _report(exc)
         err.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
         raise typer.Exit(2) from None
     except (OperationalError, PsycopgOperationalError) as exc:
+        _report(exc)
         cause = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
         err.print(f"[bold red]error:[/] database error: {cause}", highlight=False)
         raise typer.Exit(2) from None
 
 
-def cli_settings() -> Settings:
-    from kura.logging import configure_logging
+def _report(exc: BaseException) -> None:
+    """A failed migration job or worker reaches Sentry even when it ends in one clean line
+    (a no-op for commands that did not start Sentry)."""
+    import sentry_sdk
+
+    if sentry_sdk.get_client().is_active():
+        sentry_sdk.capture_exception(exc)
+        sentry_sdk.flush(timeout=5)
+
+
+def cli_settings(*, sentry: bool = False) -> Settings:
+    """Settings for a command. Its logs go to stderr (stdout is the command's output: tables,
+    JSON); `sentry` starts error reporting (the migration job and the worker)."""
+    from kura.logging import configure_logging, configure_sentry
 
     settings = load_settings()
-    configure_logging(settings)
+    configure_logging(settings, stream=sys.stderr)
+    if sentry:
+        configure_sentry(settings)
     return settings
 
 

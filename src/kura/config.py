@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] | None = None
     kura_data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("kura")))
     kura_run_worker: bool = True
+    # Connections per instance: web pool + overflow + job queue pool (+2 for a backup's tools).
+    # scripts/deploy.sh checks them against the Cloud SQL tier's limit (docs/ops).
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=5, ge=0, le=100)
+    job_pool_size: int = Field(default=4, ge=2, le=100)
 
     database_url: SecretStr | None = None
     db_password: SecretStr | None = None
@@ -115,6 +120,10 @@ class Settings(BaseSettings):
     email_from_name: str = "KURA OS"
 
     backup_dir: Path | None = None  # default: KURA_DATA_DIR/backups
+    # Signs backup manifests (default: derived from SECRET_KEY, as before it existed). The
+    # previous keys, comma-separated, are accepted to verify older backups, never to sign.
+    backup_signing_key: SecretStr | None = None
+    backup_signing_keys_previous: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     backup_bucket: str | None = None
     backup_retention_count: int = Field(default=30, ge=1, le=10_000)
     backup_prerestore_days: int = Field(default=7, ge=0, le=3650)
@@ -127,6 +136,8 @@ class Settings(BaseSettings):
     pg_bin_dir: Path | None = None  # pg_dump/psql; default: the embedded wheel's, else PATH
 
     sentry_dsn: SecretStr | None = None
+    # The deployed commit (deploy.sh sets it): Sentry's release is kura@VERSION+SHA.
+    kura_git_sha: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,40}$")
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     google_cloud_project: str | None = None
 
@@ -143,6 +154,26 @@ class Settings(BaseSettings):
                 except json.JSONDecodeError as exc:
                     raise ValueError("must be a JSON list or a comma-separated list") from exc
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("backup_signing_keys_previous", mode="before")
+    @classmethod
+    def _split_previous_keys(cls, value: Any) -> Any:
+        # Comma-separated (a key never contains a comma: use token_urlsafe or hex keys); empty
+        # items and placeholders are dropped, as an unset secret would be.
+        if value is None:
+            return []
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            plain = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
+            return [
+                v.strip() if isinstance(v, str) else v
+                for v in plain
+                if not (isinstance(v, str) and is_placeholder(v))
+            ]
         return value
 
     @field_validator("public_base_url", "frontend_url")
@@ -201,6 +232,12 @@ class Settings(BaseSettings):
             problems.append("SECRET_KEY is missing or a placeholder")
         elif len(key) < 32:
             problems.append("SECRET_KEY is shorter than 32 characters")
+        # Optional (unset, manifests are signed with a key derived from SECRET_KEY, as before it
+        # existed): requiring it would stop a running deployment at its next start. When set,
+        # it must be as strong as SECRET_KEY. `kura config check` warns while it is unset.
+        backup_key = secret_value(self.backup_signing_key)
+        if backup_key is not None and len(backup_key) < 32:
+            problems.append("BACKUP_SIGNING_KEY is shorter than 32 characters")
         return problems
 
     def secret_values(self) -> list[str]:
@@ -208,10 +245,12 @@ class Settings(BaseSettings):
         values: list[str] = []
         for name in type(self).model_fields:
             field_value = getattr(self, name)
-            if isinstance(field_value, SecretStr):
-                plain = field_value.get_secret_value()
-                if len(plain) >= 6:
-                    values.append(plain)
+            secrets_here = field_value if isinstance(field_value, list) else [field_value]
+            for secret in secrets_here:
+                if isinstance(secret, SecretStr):
+                    plain = secret.get_secret_value()
+                    if len(plain) >= 6:
+                        values.append(plain)
         generated = self.kura_data_dir / "secret_key"  # the development signing key
         if secret_value(self.secret_key) is None and generated.is_file():
             values.append(generated.read_text().strip())

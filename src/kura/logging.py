@@ -163,7 +163,8 @@ def configure_sentry(settings: Settings) -> bool:
     sentry_sdk.init(
         dsn=dsn,
         environment=settings.environment,
-        release=f"kura@{__version__}",
+        release=f"kura@{__version__}"
+        + (f"+{settings.kura_git_sha}" if settings.kura_git_sha else ""),
         traces_sample_rate=settings.sentry_traces_sample_rate,
         # No PII: no user identity, cookies, bodies, query strings or frame locals (a request
         # scope in a frame holds the Authorization header); headers only by denylist.

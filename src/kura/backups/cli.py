@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 from sqlalchemy.engine import URL
@@ -71,7 +72,11 @@ def list_backups(
     """List complete, verified backups, newest first."""
 
     async def work(service: BackupService, _: Settings) -> None:
-        rows = [BackupRead.of(manifest) for manifest in await service.list_backups()]
+        scan = await service.scan()
+        rows = [BackupRead.of(manifest) for manifest in scan.backups]
+        for entry in scan.unverifiable:  # stderr: --json output stays the list alone
+            line = f"[yellow]not listed:[/] {escape(entry.filename)}: {escape(entry.reason)}"
+            err.print(line, highlight=False)
         if as_json:
             print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
             return

@@ -14,6 +14,7 @@ from kura.backups.schemas import (
     Deleted,
     RestoreDone,
     RestoreRequest,
+    UnverifiableRead,
     human_size,
 )
 from kura.db.session import DbSession
@@ -32,9 +33,16 @@ ERRORS: Responses = {
 async def list_backups(request: Request, auth: SuperAdmin) -> BackupList:
     """Complete, verified backups, newest first."""
     service = operations.backup_service(request)
-    backups = [BackupRead.of(m) for m in await service.list_backups()]
+    scan = await service.scan()
+    backups = [BackupRead.of(m) for m in scan.backups]
     return BackupList(
-        backups=backups, total_count=len(backups), storage_location=service.store.location
+        backups=backups,
+        total_count=len(backups),
+        storage_location=service.store.location,
+        unverifiable=[
+            UnverifiableRead(filename=u.filename, key_id=u.key_id, reason=u.reason)
+            for u in scan.unverifiable
+        ],
     )
 
 

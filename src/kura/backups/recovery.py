@@ -127,7 +127,7 @@ async def prepare_database(url: URL, settings: Settings) -> None:
     try:
         await recover_interrupted_restore(url)
     except psycopg.OperationalError as exc:  # the live-database check that follows says more
-        log.warning("restore.recovery_unavailable", error_type=type(exc).__name__)
+        log.debug("restore.recovery_unavailable", error_type=type(exc).__name__)
         return
     try:
         await sweep(settings, url, backup_store(settings))

@@ -46,10 +46,21 @@ class BackupRead(BaseModel):
         )
 
 
+class UnverifiableRead(BaseModel):
+    filename: str
+    key_id: str | None = Field(description="The key id its manifest names (never a key).")
+    reason: str
+
+
 class BackupList(BaseModel):
     backups: list[BackupRead]
     total_count: int
     storage_location: str
+    unverifiable: list[UnverifiableRead] = Field(
+        default_factory=list,
+        description="Backups not listed: their manifest is unreadable or signed with a key "
+        "not configured (BACKUP_SIGNING_KEYS_PREVIOUS).",
+    )
 
 
 class BackupCreated(BaseModel):

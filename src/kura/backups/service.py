@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import BinaryIO
 
 import psycopg
@@ -19,7 +20,15 @@ from kura.audit.service import AuditAction, record
 from kura.auth.models import PlatformState
 from kura.backups.dump import DumpFailed, dump_database
 from kura.backups.lock import exclusive_operation
-from kura.backups.manifest import Manifest, ManifestInvalid, sign, verify
+from kura.backups.manifest import (
+    Keyring,
+    Manifest,
+    ManifestInvalid,
+    SignatureRejected,
+    keyring,
+    sign,
+    verify,
+)
 from kura.backups.naming import is_backup_name, manifest_name, new_backup_name
 from kura.backups.outcomes import Actor, record_outcome
 from kura.backups.restore import BackupCorrupt, RestoreFailed, load_into_scratch, verify_file
@@ -54,9 +63,32 @@ async def _settle(task: asyncio.Task[Manifest]) -> None:
 
 
 @dataclass(frozen=True)
+class Unverifiable:
+    """A backup whose manifest is unreadable or verified by no configured key: never listed,
+    never restored. `reason` names the key id it needs (never a key)."""
+
+    filename: str
+    key_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Scan:
+    backups: list[Manifest]
+    unverifiable: list[Unverifiable] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RestoreResult:
     restored: Manifest
     pre_restore: Manifest
+
+
+def _not_found(scan: Scan, filename: str) -> NotFound:
+    for entry in scan.unverifiable:
+        if entry.filename == filename:
+            return NotFound(f"{entry.filename} cannot be verified: {entry.reason}.")
+    return NotFound("No such backup.")
 
 
 class BackupService:
@@ -66,36 +98,47 @@ class BackupService:
         self.database = database
         self.url: URL = database.engine.url
 
-    @property
-    def _key(self) -> str:
-        return self.settings.signing_key.get_secret_value()
+    @cached_property
+    def keys(self) -> Keyring:
+        return keyring(self.settings)
 
     # -- reading -------------------------------------------------------------------------
 
     async def list_backups(self) -> list[Manifest]:
         """Complete backups only: data file and signed manifest present and consistent."""
+        return (await self.scan()).backups
+
+    async def scan(self) -> Scan:
+        """The listed backups, and those whose manifest no configured key verifies."""
         blobs = {blob.name: blob for blob in await self.store.list("backup_")}
         manifests: list[Manifest] = []
+        unverifiable: list[Unverifiable] = []
         for name, blob in blobs.items():
             if not is_backup_name(name) or manifest_name(name) not in blobs:
                 continue
             try:
-                manifest = verify(
-                    await self.store.read_bytes(manifest_name(name)), secret_key=self._key
+                manifest = verify(await self.store.read_bytes(manifest_name(name)), self.keys)
+            except BlobNotFound:  # deleted meanwhile
+                continue
+            except ManifestInvalid as exc:
+                key_id = exc.key_id if isinstance(exc, SignatureRejected) else None
+                log.warning(
+                    "backup.manifest_rejected", filename=name, key_id=key_id, reason=str(exc)
                 )
-            except (ManifestInvalid, BlobNotFound):
-                log.warning("backup.manifest_rejected", filename=name)
+                unverifiable.append(Unverifiable(name, key_id, str(exc)))
                 continue
             if manifest.filename == name and manifest.size_bytes == blob.size:
                 manifests.append(manifest)
-        return sorted(manifests, key=lambda m: (m.created_at, m.filename), reverse=True)
+        manifests.sort(key=lambda m: (m.created_at, m.filename), reverse=True)
+        return Scan(manifests, sorted(unverifiable, key=lambda u: u.filename, reverse=True))
 
     async def find(self, filename: str) -> Manifest:
         """The listed backup with exactly this name; a request's name is never made a path."""
-        for manifest in await self.list_backups():
+        scan = await self.scan()
+        for manifest in scan.backups:
             if manifest.filename == filename:
                 return manifest
-        raise NotFound("No such backup.")
+        raise _not_found(scan, filename)
 
     def stream(self, manifest: Manifest) -> AsyncIterator[bytes]:
         return self.store.stream(manifest.filename)
@@ -157,12 +200,13 @@ class BackupService:
             database=str(self.url.database),
             compression_level=self._level(kind),
             tables=result.tables,
+            key_id=self.keys.current.id,
         )
         # Data first, then the audit line, manifest last: a crash in between leaves an
         # unlisted file (the sweeper removes it), never a listed backup without its data or
         # its `backup.created` line.
         await self._audit_created(manifest, by or Actor())
-        await self.store.put_bytes(manifest_name(name), sign(manifest, secret_key=self._key))
+        await self.store.put_bytes(manifest_name(name), sign(manifest, self.keys.current))
         log.info("backup.created", filename=name, size_bytes=manifest.size_bytes, kind=kind)
         return manifest
 
@@ -191,10 +235,11 @@ class BackupService:
             )
 
     async def delete(self, filename: str, *, by: Actor | None = None) -> Manifest:
-        backups = await self.list_backups()
+        scan = await self.scan()
+        backups = scan.backups
         manifest = next((m for m in backups if m.filename == filename), None)
         if manifest is None:
-            raise NotFound("No such backup.")
+            raise _not_found(scan, filename)
         if len(backups) == 1:
             raise BadRequest("This is the only backup; it cannot be deleted.")
         await self._remove(manifest.filename)

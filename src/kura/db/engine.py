@@ -32,11 +32,11 @@ class Database:
         self._owns_engine = owns_engine
 
     @classmethod
-    def connect(cls, url: URL, *, pool_size: int = 5) -> Database:
+    def connect(cls, url: URL, *, pool_size: int = 5, max_overflow: int | None = None) -> Database:
         engine = create_async_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=pool_size if max_overflow is None else max_overflow,
             pool_pre_ping=True,
             # Bound values (message bodies, notes, names, phones) never reach logs or Sentry
             # through a database error's text.

@@ -8,8 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from alembic.util import CommandError
+from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -48,3 +50,26 @@ def current_revisions(url: URL) -> set[str]:
             return set(MigrationContext.configure(conn).get_current_heads())
     finally:
         engine.dispose()
+
+
+def _missing_migrations(conn: Connection) -> tuple[set[str], set[str]] | None:
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    script = ScriptDirectory.from_config(alembic_config())
+    heads = set(script.get_heads())
+    if current == heads:
+        return None
+    try:
+        for revision in current:
+            if script.get_revision(revision) is None:
+                return None
+    except CommandError:
+        # The database is ahead of this code (an older revision after the new one's job ran):
+        # expand/contract migrations keep old code working on the newer schema.
+        return None
+    return current, heads
+
+
+async def missing_migrations(engine: AsyncEngine) -> tuple[set[str], set[str]] | None:
+    """(database revisions, code heads) when this code needs migrations the database lacks."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_missing_migrations)

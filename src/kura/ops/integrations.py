@@ -96,6 +96,23 @@ def _secret_key(settings: Settings) -> IntegrationStatus:
     return IntegrationStatus("secret key", "configured", "", True)
 
 
+def _backup_signing_key(settings: Settings) -> IntegrationStatus:
+    """Optional: unset, backups are signed with a key derived from SECRET_KEY (a warning)."""
+    name = "backup signing key"
+    key = secret_value(settings.backup_signing_key)
+    if key is None:
+        note = "derived from SECRET_KEY"
+        if settings.is_production:
+            note += ": rotating SECRET_KEY hides backups; set BACKUP_SIGNING_KEY"
+        return IntegrationStatus(name, "not configured", note)
+    if len(key) < 32:
+        return IntegrationStatus(name, "invalid", "BACKUP_SIGNING_KEY shorter than 32")
+    if key == secret_value(settings.secret_key):
+        return IntegrationStatus(name, "configured", "same value as SECRET_KEY: make it distinct")
+    previous = len(settings.backup_signing_keys_previous)
+    return IntegrationStatus(name, "configured", f"{previous} previous" if previous else "")
+
+
 def _url(name: str, variable: str, value: str | None, *, required: bool) -> IntegrationStatus:
     if value is None:
         return IntegrationStatus(name, "not configured", f"{variable} missing", required)
@@ -120,6 +137,7 @@ def integration_statuses(settings: Settings) -> list[IntegrationStatus]:
     return [
         _database(settings),
         _secret_key(settings),
+        _backup_signing_key(settings),
         _url("public base url", "PUBLIC_BASE_URL", settings.public_base_url, required=production),
         _check(
             "stripe",

@@ -1,12 +1,13 @@
 # Two commands on a fresh machine with Python 3.11+ and make:
 #   make run   — set up .venv, install, serve the API on http://127.0.0.1:8000 (embedded PostgreSQL)
+#   make demo  — seed a sample practice (then ./kura is the kura command of this checkout)
 #   make test  — set up .venv with dev extras, then ruff, ruff format --check, mypy, pytest
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: run test lint typecheck pytest bench fuzz fmt clean train-screen lock
+.PHONY: run demo test lint typecheck pytest bench fuzz fmt clean train-screen lock
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) with $(PYTHON)"
@@ -59,7 +60,14 @@ lock: | $(LOCK_TOOLS)/bin/uv
 	$(UV_COMPILE) requirements/build.in -o requirements/build.lock
 
 run: $(VENV)/.installed-run
+	@echo "==> KURA OS on http://127.0.0.1:$${PORT:-8000} (API docs: /docs, operator console: /admin)"
+	@echo "    the kura command: ./kura --help  (a sample practice: make demo)  Ctrl-C stops"
 	$(BIN)/kura serve
+
+# A sample practice to look around in (staff, patients, notes, bookings, a WhatsApp alert, a
+# briefing); idempotent. It uses the same embedded database as `make run`.
+demo: $(VENV)/.installed-run
+	$(BIN)/kura demo
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

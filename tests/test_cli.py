@@ -35,6 +35,44 @@ def test_help_lists_every_command() -> None:
     assert kura("--version").stdout.strip() == __version__
 
 
+def test_the_repository_wrapper_is_the_kura_command() -> None:
+    wrapper = Path(__file__).resolve().parent.parent / "kura"
+    result = subprocess.run(
+        [str(wrapper), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0 and result.stdout.strip() == __version__
+
+
+BAD_COMMAND_LINES = [
+    ["nosuch"],
+    ["serve", "--port", "70000"],
+    ["serve", "--frobnicate"],
+    ["migrate", "extra"],
+    ["worker", "--frobnicate"],
+    ["demo", "--frobnicate"],
+    ["createsuperuser", "--email", "not an email", "--full-name", "Ops"],
+    ["config", "check", "--frobnicate"],
+    ["config", "nosuch"],
+    ["db", "url", "--frobnicate"],
+    ["db", "exec"],
+    ["backup", "create", "--frobnicate"],
+    ["backup", "restore"],
+    ["backup", "verify"],
+    ["backup", "delete"],
+    ["backup", "download"],
+    ["backup", "list", "--frobnicate"],
+    ["verify"],
+    ["verify", "--base-url", "http://127.0.0.1:9", "--skip", "health"],
+    ["aletheia", "train", "--frobnicate"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD_COMMAND_LINES, ids=" ".join)
+def test_every_bad_command_line_is_one_error_line(argv: list[str], tmp_path: Path) -> None:
+    line = _one_clear_line(kura(*argv, KURA_DATA_DIR=str(tmp_path), KURA_SUPERUSER_PASSWORD="x"))
+    assert len(line) < 300
+
+
 def test_malformed_database_url(tmp_path: Path) -> None:
     line = _one_clear_line(
         kura("migrate", DATABASE_URL="mysql://root:hunter22@db/kura", KURA_DATA_DIR=str(tmp_path))

@@ -322,6 +322,7 @@ def test_scripts_pass_shellcheck() -> None:
     scripts = [
         *map(str, (REPO / "scripts").glob("*.sh")),
         str(REPO / "scripts" / "config" / "common.sh"),
+        str(REPO / "kura"),
     ]
     shellcheck = Path(sys.executable).parent / "shellcheck"
     result = subprocess.run(

@@ -105,5 +105,28 @@ def test_verify_passes_against_a_working_server_and_fails_with_reasons(
         assert live.returncode == 1
         assert "FAIL payments: Stripe is in TEST mode, LIVE expected" in live.stdout
         assert "sk_test" not in live.stdout + live.stderr
+        # a laptop without Stripe: the payments check is left out and said so, never passed
+        local = _verify(
+            base,
+            "--skip",
+            "payments",
+            "--json",
+            TWILIO_AUTH_TOKEN=TOKEN,
+            TWILIO_WHATSAPP_NUMBER=NUMBER,
+            **OPERATOR,
+        )
+        assert local.returncode == 0, local.stdout
+        payments = next(c for c in json.loads(local.stdout) if c["name"] == "payments")
+        assert payments == {
+            "name": "payments",
+            "ok": False,
+            "detail": "not verified (--skip)",
+            "skipped": True,
+        }
+        text = _verify(base, "--skip", "payments", "--skip", "whatsapp", "--skip", "monitoring")
+        assert "SKIP payments" in text.stdout and "PASS health" in text.stdout
+        for bad in (["--skip", "health"], ["--skip", "payments", "--expect-live"]):
+            refused = _verify(base, *bad)
+            assert refused.returncode == 2 and refused.stderr.startswith("error:"), refused
     down = _verify(base)
     assert down.returncode == 1 and "FAIL health" in down.stdout

@@ -23,6 +23,7 @@ from kura.cli_support import (
     open_database,
     out,
     run_cli,
+    usage_error,
 )
 from kura.config import Settings, load_settings
 from kura.errors import ConfigError, StartupError
@@ -145,6 +146,48 @@ def worker() -> None:
         with database_url(settings) as url:
             open_database(url, settings)
             asyncio.run(work(url, settings))
+
+    run_cli(run)
+
+
+@app.command()
+def demo() -> None:
+    """Seed a sample practice to look around in (idempotent; never in production).
+
+    Staff, patients, notes, bookings, a WhatsApp conversation with an AletheIA alert and a
+    morning briefing, made through the API."""
+    from kura.db.engine import Database
+    from kura.db.location import database_url
+    from kura.db.migrate import upgrade_heads
+    from kura.ops.demo import seed_demo
+
+    async def seed(url: URL, settings: Settings) -> None:
+        database = Database.connect(url, pool_size=2)
+        try:
+            practice = await seed_demo(settings, database)
+        finally:
+            await database.dispose()
+        if practice.created:
+            out.print(f"Created the demo practice [bold]{practice.practice}[/]:")
+            for what, count in practice.counts.items():
+                out.print(f"  {count} {what}")
+        else:
+            out.print(f"The demo practice [bold]{practice.practice}[/] exists; nothing changed.")
+        out.print(
+            "Start the server (make run), open http://127.0.0.1:8000/docs and sign in with "
+            "POST /api/v1/auth/login as:"
+        )
+        for role, email, password in practice.logins:
+            out.print(f"  {role:<9} {email}  password {password}")
+
+    def run() -> None:
+        settings = cli_settings(quiet=True)
+        if settings.is_production:
+            raise ConfigError("kura demo seeds a sample practice: it never runs in production.")
+        with database_url(settings) as url:
+            open_database(url, settings)
+            upgrade_heads(url)
+            asyncio.run(seed(url, settings))
 
     run_cli(run)
 
@@ -328,28 +371,47 @@ def verify(
     base_url: Annotated[str, typer.Option(help="The deployed API, e.g. https://api.kuraos.ai")],
     expect_live: Annotated[bool, typer.Option(help="Stripe must be in LIVE mode.")] = False,
     require_sentry: Annotated[bool, typer.Option(help="Sentry must be configured.")] = False,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Leave a check out (repeatable): payments, 'briefing audio', whatsapp, "
+            "monitoring. Reported as SKIP, never as a pass (e.g. a laptop without Stripe)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Run the post-deployment checklist against a server; exit 0 only if all pass.
+    """Run the post-deployment checklist against a server; exit 0 only if all that ran pass.
 
     Reads TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_NUMBER (the WhatsApp check) and
     KURA_VERIFY_OPERATOR_EMAIL / KURA_VERIFY_OPERATOR_PASSWORD (the operator status check).
     """
     import json
 
+    from kura.ops.verify import SKIPPABLE, from_environment, passed
     from kura.ops.verify import as_json as to_json
-    from kura.ops.verify import from_environment
 
+    skipped = frozenset(skip or ())
+    unknown = sorted(skipped - set(SKIPPABLE))
+    if unknown:
+        usage_error(f"--skip {unknown[0]!r}: choose from {', '.join(SKIPPABLE)}")
+    if expect_live and "payments" in skipped:
+        usage_error("--expect-live needs the payments check: drop --skip payments")
     results = from_environment(
-        base_url, expect_live=expect_live, require_sentry=require_sentry
+        base_url, expect_live=expect_live, require_sentry=require_sentry, skip=skipped
     ).run()
     if as_json:
         out.print_json(json.dumps(to_json(results)))
     else:
         for check in results:
-            mark = "[green]PASS[/]" if check.ok else "[bold red]FAIL[/]"
+            mark = (
+                "[yellow]SKIP[/]"
+                if check.skipped
+                else "[green]PASS[/]"
+                if check.ok
+                else "[bold red]FAIL[/]"
+            )
             out.print(f"{mark} {check.name}: {check.detail}", highlight=False)
-    if not all(check.ok for check in results):
+    if not passed(results):
         raise typer.Exit(1)
 
 
@@ -363,4 +425,23 @@ def _version(
 
 
 def main() -> None:
-    app(prog_name="kura")
+    """The `kura` entry point: a bad command line is one `error:` line and exit 2, like every
+    other error a user can fix (click would print a usage box)."""
+    from typer.exceptions import TyperException
+
+    try:
+        status = app(prog_name="kura", standalone_mode=False)
+    except TyperException as exc:  # click's UsageError and its kin (typer vendors click)
+        show = getattr(exc, "show", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and callable(show):
+            show()  # a group called bare: its help, as click does
+        else:
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            err.print(f"[bold red]error:[/] {message}{hint}", highlight=False)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    except typer.Abort:
+        err.print("[bold red]error:[/] aborted", highlight=False)
+        raise SystemExit(1) from None
+    raise SystemExit(status if isinstance(status, int) else 0)

@@ -6,7 +6,7 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -43,6 +43,12 @@ def clean_failures() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+def usage_error(message: str) -> NoReturn:
+    """A bad command line: one `error:` line, exit 2."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
 def _report(exc: BaseException) -> None:
     """A failed migration job or worker reaches Sentry even when it ends in one clean line
     (a no-op for commands that did not start Sentry)."""
@@ -53,12 +59,15 @@ def _report(exc: BaseException) -> None:
         sentry_sdk.flush(timeout=5)
 
 
-def cli_settings(*, sentry: bool = False) -> Settings:
+def cli_settings(*, sentry: bool = False, quiet: bool = False) -> Settings:
     """Settings for a command. Its logs go to stderr (stdout is the command's output: tables,
-    JSON); `sentry` starts error reporting (the migration job and the worker)."""
+    JSON); `sentry` starts error reporting (the migration job and the worker); `quiet` keeps
+    only warnings and errors (a command whose own output says what happened)."""
     from kura.logging import configure_logging, configure_sentry
 
     settings = load_settings()
+    if quiet and settings.log_level in ("DEBUG", "INFO"):
+        settings = settings.model_copy(update={"log_level": "WARNING"})
     configure_logging(settings, stream=sys.stderr)
     if sentry:
         configure_sentry(settings)

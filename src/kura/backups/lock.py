@@ -6,6 +6,8 @@ does not depend on (and is not killed with) the database being restored.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,8 +26,11 @@ def control_url(url: URL) -> URL:
 
 
 @asynccontextmanager
-async def operation_lock(url: URL) -> AsyncIterator[psycopg.AsyncConnection | None]:
-    """Yield an autocommit control connection holding the lock, or None if someone has it."""
+async def operation_lock(
+    url: URL, *, wait_seconds: float = 0.0
+) -> AsyncIterator[psycopg.AsyncConnection | None]:
+    """Yield an autocommit control connection holding the lock, or None if someone has it
+    (still, after `wait_seconds`)."""
     conn = await psycopg.AsyncConnection.connect(
         libpq_conninfo(control_url(url)),
         autocommit=True,
@@ -33,10 +38,12 @@ async def operation_lock(url: URL) -> AsyncIterator[psycopg.AsyncConnection | No
         connect_timeout=10,
     )
     try:
-        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))).fetchone()
-        if not row or not row[0]:
-            yield None
-            return
+        deadline = time.monotonic() + wait_seconds
+        while not await _try_lock(conn):
+            if time.monotonic() >= deadline:
+                yield None
+                return
+            await asyncio.sleep(0.25)
         try:
             yield conn
         finally:
@@ -44,6 +51,11 @@ async def operation_lock(url: URL) -> AsyncIterator[psycopg.AsyncConnection | No
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     finally:
         await conn.close()
+
+
+async def _try_lock(conn: psycopg.AsyncConnection) -> bool:
+    row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))).fetchone()
+    return bool(row and row[0])
 
 
 @asynccontextmanager

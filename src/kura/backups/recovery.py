@@ -89,12 +89,17 @@ async def _repair(control: psycopg.AsyncConnection, live: str) -> tuple[str, Res
     return outcome
 
 
+RECOVERY_LOCK_WAIT_SECONDS = 10.0
+
+
 async def recover_interrupted_restore(url: URL) -> str | None:
     """Finish or undo an interrupted restore of `url`'s database. Returns what was done
     ("completed", "rolled_back", "reconnected") or None; skips while another process holds
     the backup lock (its restore is not interrupted, it is running)."""
     live = str(url.database)
-    async with operation_lock(url) as control:
+    # A server killed during a restore may hold the lock a moment longer (its backend has not
+    # noticed yet): wait a little before taking "busy" for "a restore is running".
+    async with operation_lock(url, wait_seconds=RECOVERY_LOCK_WAIT_SECONDS) as control:
         if control is None:
             log.info("restore.recovery_skipped", reason="a backup or restore is running")
             return None

@@ -141,3 +141,6 @@ async def swap_in(
         raise
     await pause_point("restored_live")
     await set_comment(control, live, None)
+    # The replaced copy stays reachable for recovery by hand until the sweeper drops it
+    # (BACKUP_RETIRED_DATABASE_HOURS); a kill before this line is repaired at the next start.
+    await allow_connections(control, retired, True)

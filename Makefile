@@ -58,6 +58,7 @@ lock: | $(LOCK_TOOLS)/bin/uv
 	$(UV_COMPILE) pyproject.toml --extra embedded -c requirements/dev.lock -o requirements/run.lock
 	$(UV_COMPILE) pyproject.toml -c requirements/dev.lock -o requirements/base.lock
 	$(UV_COMPILE) requirements/build.in -o requirements/build.lock
+	$(UV_COMPILE) requirements/openapi-client.in -o requirements/openapi-client.lock
 
 run: $(VENV)/.installed-run
 	@echo "==> KURA OS on http://127.0.0.1:$${PORT:-8000} (API docs: /docs, operator console: /admin)"
@@ -76,7 +77,17 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+# The OpenAPI client generator (tests/test_openapi_client.py) in a venv of its own: it pins
+# typer below the app's, so it cannot live in .venv.
+TOOLS := .venv-tools
+$(TOOLS)/openapi-client/.installed: requirements/build.lock requirements/openapi-client.lock
+	@echo "==> installing openapi-python-client into $(TOOLS)/openapi-client"
+	$(PYTHON) -m venv $(TOOLS)/openapi-client
+	$(TOOLS)/openapi-client/bin/pip install $(PIP_FLAGS) --require-hashes -r requirements/build.lock
+	$(TOOLS)/openapi-client/bin/pip install $(PIP_FLAGS) --require-hashes -r requirements/openapi-client.lock
+	touch $@
+
+pytest: $(VENV)/.installed-dev $(TOOLS)/openapi-client/.installed
 	sh scripts/install_test_deps.sh
 	$(BIN)/pytest
 
@@ -99,4 +110,4 @@ fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

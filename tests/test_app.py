@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI
@@ -79,6 +81,94 @@ async def test_openapi_and_docs_are_served(client: AsyncClient) -> None:
     assert schema["info"]["version"] == __version__
     assert "/health" in schema["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+def _operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_operation_ids_are_tag_and_function_in_kebab_case_and_unique(app: FastAPI) -> None:
+    operations = _operations(app)
+    ids = [operation["operationId"] for _, _, operation in operations]
+    assert len(ids) == len(set(ids)) >= 60
+    for _, _, operation in operations:
+        (tag,) = operation["tags"]  # exactly one: the id and the client's module follow it
+        assert re.fullmatch(rf"{tag}(-[a-z0-9]+)+", operation["operationId"]), operation
+    by_route = {(method, path): op["operationId"] for method, path, op in operations}
+    assert by_route["POST", "/api/v1/auth/login"] == "auth-login"
+    assert (
+        by_route["POST", "/api/v1/monitoring/risk-alerts/{alert_id}/acknowledge"]
+        == "monitoring-acknowledge-risk-alert"
+    )
+    assert by_route["GET", "/health/ready"] == "health-ready"
+
+
+def test_tags_have_one_style_and_a_description(app: FastAPI) -> None:
+    document = app.openapi()
+    declared = {tag["name"]: tag.get("description", "") for tag in document["tags"]}
+    used = {tag for _, _, operation in _operations(app) for tag in operation["tags"]}
+    assert used == set(declared)
+    for name, description in declared.items():
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name) and len(description) > 20, name
+
+
+def test_servers_are_this_one_and_the_public_url(settings: Settings) -> None:
+    assert create_app(settings).openapi()["servers"] == [{"url": "/", "description": "This server"}]
+    public = settings.model_copy(update={"public_base_url": "https://api.kura.example"})
+    servers = create_app(public).openapi()["servers"]
+    assert [s["url"] for s in servers] == ["/", "https://api.kura.example"]
+
+
+def test_every_operation_declares_the_errors_its_structure_implies(app: FastAPI) -> None:
+    """401 where a session is read, 403 where a role is checked, 404 for an id in the path,
+    408/413 for a body, 422 for input — each in the one error shape (the fuzz run checks that
+    nothing else is answered)."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    role_checked = ("/api/v1/admin/", "/api/v1/notes/", "/api/v1/audit")
+    secured = 0
+    for method, path, operation in _operations(app):
+        responses = operation["responses"]
+        label = f"{method} {path}"
+        if operation.get("security"):
+            secured += 1
+            assert "401" in responses, label
+            assert "WWW-Authenticate" in responses["401"]["headers"], label
+        if path.startswith(role_checked):
+            assert "403" in responses, label
+        if "{" in path:
+            assert "404" in responses, label
+        if "requestBody" in operation:
+            assert {"408", "413", "422"} <= set(responses), label
+        for status, response in responses.items():
+            if status[0] in "45" and (method, path, status) != ("GET", "/health/ready", "503"):
+                assert response["content"] == error, (label, status)
+            if status == "429":
+                assert "Retry-After" in response["headers"], label
+    assert secured >= 50
+    declared = {(method, path): set(op["responses"]) for method, path, op in _operations(app)}
+    assert {"401", "429"} <= declared["POST", "/api/v1/auth/login"]
+    assert {"409", "429"} <= declared["POST", "/api/v1/auth/register"]
+    assert "429" in declared["POST", "/api/v1/auth/forgot-password"]
+    assert {"400", "404", "409"} <= declared["POST", "/api/v1/admin/backups/restore"]
+    schema = app.openapi()["components"]["schemas"]["ErrorResponse"]
+    assert schema["required"] == ["error", "detail"]  # handlers.py's {"error", "detail"}
+
+
+def test_binary_responses_are_typed(app: FastAPI) -> None:
+    binary = {"type": "string", "format": "binary"}
+    paths = app.openapi()["paths"]
+    audio = paths["/api/v1/insights/daily-briefing/audio"]["get"]["responses"]["200"]
+    assert audio["content"] == {"audio/mpeg": {"schema": binary}}
+    backup = paths["/api/v1/admin/backups/{filename}/download"]["get"]["responses"]["200"]
+    assert backup["content"] == {"application/gzip": {"schema": binary}}
+    for method, path, operation in _operations(app):
+        for status, response in operation["responses"].items():
+            for media_type, media in response.get("content", {}).items():
+                assert media.get("schema") is not None, (method, path, status, media_type)
 
 
 async def test_unknown_route_is_json_404(client: AsyncClient) -> None:

@@ -8,6 +8,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,11 +16,13 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
+from kura.auth.sessions import Authenticated
 from kura.backups.service import BackupService
 from kura.db.migrate import upgrade_heads
 from kura.db.urls import DRIVER, libpq_conninfo
 from kura.storage.blobs import LocalBlobStore
 from tests.backup_support import BackupEnv, open_env, table_fingerprints
+from tests.test_patients import add_search_rows, explain_search
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
 
@@ -115,3 +118,23 @@ async def test_the_documented_manual_restore_works_on_postgresql_15(
     assert done.returncode == 0, done.stderr
     restored = table_fingerprints(target)
     assert {table: count for table, (count, _) in restored.items()} == manifest.tables
+
+
+async def test_accent_insensitive_search_on_postgresql_15(pg15_env: BackupEnv) -> None:
+    """Migration 0013 (unaccent from PostgreSQL 15's contrib, kura_fold and its trigram
+    indexes) on the production major version: the search folds, and its indexes serve it."""
+    client, owner = pg15_env.client, pg15_env.owner
+    for name in ("Ana Núñez", "Gràcia Forçat"):
+        created = await client.post(
+            "/api/v1/patients", headers=owner.headers, json={"full_name": name}
+        )
+        assert created.status_code == 201, created.text
+    for typed, found in (("NUNEZ", "Ana Núñez"), ("gracia forcat", "Gràcia Forçat")):
+        response = await client.get("/api/v1/patients", headers=owner.headers, params={"q": typed})
+        assert [p["full_name"] for p in response.json()["items"]] == [found]
+    async with pg15_env.database.sessionmaker() as session:  # never committed: rolled back
+        await add_search_rows(session, owner.organization.id, 3000)
+        auth = Authenticated(owner.user, owner.organization, uuid.uuid4())
+        plan = await explain_search(session, auth, "nunez")
+    assert "ix_patient_full_name_fold_trgm" in plan, plan
+    assert "ix_patient_email_fold_trgm" in plan, plan

@@ -204,3 +204,40 @@ async def test_backup_operations_are_audited(backup_env: BackupEnv) -> None:
     ]
     assert all(r[1] == backup_env.operator.user.id for r in rows)
     assert rows[2][2] == a["filename"]
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.steps: dict[str, list[int | None]] = {}  # step -> [total, bytes seen, finished]
+
+    def started(self, step: str, total: int | None) -> None:
+        self.steps[step] = [total, 0, 0]
+
+    def advanced(self, step: str, nbytes: int) -> None:
+        self.steps[step][1] = int(self.steps[step][1] or 0) + nbytes
+
+    def finished(self, step: str) -> None:
+        self.steps[step][2] = 1
+
+
+async def test_backup_and_restore_report_their_phases_and_bytes(backup_env: BackupEnv) -> None:
+    """What `kura backup create|restore` draws: each phase, and bytes that add up."""
+    from kura.backups import progress
+    from kura.backups.service import BackupService
+    from kura.storage.factory import backup_store
+
+    service = BackupService(
+        backup_env.settings, backup_store(backup_env.settings), backup_env.database
+    )
+    made = _Recorder()
+    with progress.watching(made):
+        manifest = await service.create(kind="manual")
+    assert made.steps == {"manual backup": [None, manifest.size_bytes, 1]}
+    restored = _Recorder()
+    with progress.watching(restored):
+        result = await service.restore(manifest.filename)
+    size = manifest.size_bytes
+    assert restored.steps["verify"] == [size, size, 1]
+    assert restored.steps["load"] == [size, size, 1]
+    assert restored.steps["pre-restore backup"] == [None, result.pre_restore.size_bytes, 1]
+    assert restored.steps["migrate and swap"] == [None, 0, 1]

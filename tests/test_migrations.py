@@ -21,7 +21,7 @@ from kura.db.migrate import (
     include_object,
     upgrade_heads,
 )
-from kura.db.models import Base
+from kura.registry import Base
 
 
 def _tables(url: URL) -> set[str]:

@@ -39,7 +39,7 @@ PLATFORM_ROUTES = {
     "/api/v1/admin/backups/{filename}",
 }
 # Bookings are not here: assistants run the agenda (tests/test_hardening_auth.py).
-CLINICAL_TAGS = {"clinical notes", "monitoring"}
+CLINICAL_TAGS = {"notes", "monitoring"}
 
 
 def _id_routes(app: FastAPI) -> list[tuple[str, str, dict[str, object]]]:

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import URL
 from starlette.types import Receive, Scope, Send
 
+import kura.registry  # noqa: F401  (the wiring: every domain's models, tasks, schedules)
 from kura import __version__
 from kura.aletheia.classifier import warm_up
 from kura.config import Settings, load_settings
@@ -24,7 +25,7 @@ from kura.middleware import (
     RequestLimitsMiddleware,
     SecurityHeadersMiddleware,
 )
-from kura.openapi import install_docs, install_openapi
+from kura.openapi import OPENAPI_TAGS, api_servers, install_docs, install_openapi, operation_id
 from kura.ops.endpoints import HEALTH_BODY
 from kura.ops.endpoints import router as ops_router
 
@@ -99,6 +100,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         version=__version__,
         summary="The operating system for therapists' and healers' practices.",
         openapi_url=f"{API_PREFIX}/openapi.json" if settings.serves_api_docs else None,
+        openapi_tags=OPENAPI_TAGS,
+        servers=api_servers(settings),
+        generate_unique_id_function=operation_id,
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,

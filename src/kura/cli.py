@@ -119,6 +119,7 @@ def migrate() -> None:
 @app.command()
 def worker() -> None:
     """Run a standalone job worker (periodic jobs included) until interrupted."""
+    import kura.registry  # noqa: F401  (every domain's tasks and schedules on the queue)
     from kura.db.engine import Database
     from kura.db.location import database_url
     from kura.jobs.queue import job_queue

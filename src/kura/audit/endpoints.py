@@ -25,7 +25,14 @@ async def _audit_reader(auth: CurrentAuth) -> Authenticated:
     return auth
 
 
-@router.get("", response_model=AuditPage, responses={403: {"description": "Not an owner"}})
+@router.get(
+    "",
+    response_model=AuditPage,
+    responses={
+        400: {"description": "`since` is after `until`"},
+        403: {"description": "Not an owner"},
+    },
+)
 async def list_audit_events(
     auth: Annotated[Authenticated, Depends(_audit_reader)],
     session: DbSession,

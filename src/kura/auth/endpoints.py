@@ -32,11 +32,11 @@ from kura.request_info import client_ip
 from kura.users.schemas import ProfileUpdate, UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-ERRORS: Responses = {401: {"description": "Not signed in or wrong credentials"}}
+# 401 (signed in?) and the rest of what a route's structure implies are added in kura.openapi.
+THROTTLED: Responses = {429: {"description": "Too many attempts from here: wait (Retry-After)"}}
 REAUTH_ERRORS: Responses = {
-    **ERRORS,
-    400: {"description": "Wrong password (counted; audited)"},
-    429: {"description": "Too many wrong passwords: locked for 15 minutes"},
+    400: {"description": "Wrong password (counted; audited), or a refused new password"},
+    429: {"description": "Too many wrong passwords: locked for 15 minutes (Retry-After)"},
 }
 
 
@@ -63,7 +63,16 @@ def _signed_in(request: Request, response: Response, signed: service.SignedIn) -
     )
 
 
-@router.post("/register", status_code=201, response_model=AuthResponse)
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=AuthResponse,
+    responses={
+        **THROTTLED,
+        400: {"description": "The password is refused (too short, common, has the email)"},
+        409: {"description": "The email already has an account"},
+    },
+)
 async def register(
     body: RegisterRequest, request: Request, response: Response, session: DbSession
 ) -> AuthResponse:
@@ -80,7 +89,14 @@ async def register(
     return _signed_in(request, response, signed)
 
 
-@router.post("/login", response_model=AuthResponse, responses=ERRORS)
+@router.post(
+    "/login",
+    response_model=AuthResponse,
+    responses={
+        401: {"description": "Email or password is incorrect (counted)"},
+        429: {"description": "Too many wrong passwords: locked for 15 minutes (Retry-After)"},
+    },
+)
 async def login(
     body: LoginRequest, request: Request, response: Response, session: DbSession
 ) -> AuthResponse | JSONResponse:
@@ -96,7 +112,11 @@ async def login(
 @router.post(
     "/oauth/google",
     response_model=AuthResponse,
-    responses={**ERRORS, 503: {"description": "Google sign-in is not configured"}},
+    responses={
+        401: {"description": "The Google token is not valid, or its email is not verified"},
+        403: {"description": "Linked to another Google account, or deactivated"},
+        503: {"description": "Google sign-in is not configured or Google is unreachable"},
+    },
 )
 async def login_with_google(
     body: GoogleLoginRequest, request: Request, response: Response, session: DbSession
@@ -109,7 +129,7 @@ async def login_with_google(
     return _signed_in(request, response, signed)
 
 
-@router.post("/logout", response_model=Message, responses=ERRORS)
+@router.post("/logout", response_model=Message)
 async def logout(
     auth: CurrentAuth, request: Request, response: Response, session: DbSession
 ) -> Message:
@@ -119,7 +139,7 @@ async def logout(
     return Message(message="Signed out.")
 
 
-@router.get("/me", response_model=MeResponse, responses=ERRORS)
+@router.get("/me", response_model=MeResponse)
 async def me(auth: CurrentAuth) -> MeResponse:
     """The signed-in user and their organization."""
     return MeResponse(
@@ -128,7 +148,7 @@ async def me(auth: CurrentAuth) -> MeResponse:
     )
 
 
-@router.patch("/me", response_model=MeResponse, responses=ERRORS)
+@router.patch("/me", response_model=MeResponse)
 async def update_me(
     body: ProfileUpdate, auth: CurrentAuth, request: Request, session: DbSession
 ) -> MeResponse:
@@ -175,7 +195,7 @@ async def change_password(
     return _signed_in(request, response, signed)
 
 
-@router.post("/forgot-password", response_model=Message)
+@router.post("/forgot-password", response_model=Message, responses=THROTTLED)
 async def forgot_password(
     body: ForgotPasswordRequest, request: Request, session: DbSession
 ) -> Message:
@@ -186,7 +206,11 @@ async def forgot_password(
     return Message(message="If an account exists for this email, a reset link is on its way.")
 
 
-@router.post("/reset-password", response_model=Message)
+@router.post(
+    "/reset-password",
+    response_model=Message,
+    responses={400: {"description": "The link is invalid or expired, or the password refused"}},
+)
 async def reset_password(
     body: ResetPasswordRequest, request: Request, session: DbSession
 ) -> Message:
@@ -207,7 +231,7 @@ async def verify_email(body: VerifyEmailRequest, request: Request, session: DbSe
 @router.post(
     "/verify-email/resend",
     response_model=Message,
-    responses={**ERRORS, 429: {"description": "Too many links asked for"}},
+    responses={429: {"description": "Too many links asked for (5 per hour; Retry-After)"}},
 )
 async def resend_verification(auth: CurrentAuth, request: Request, session: DbSession) -> Message:
     """Send a new verification link to your address (5 per hour)."""
@@ -215,7 +239,15 @@ async def resend_verification(auth: CurrentAuth, request: Request, session: DbSe
     return Message(message="A new link is on its way." if sent else "Your email is confirmed.")
 
 
-@router.delete("/me", status_code=204, responses=REAUTH_ERRORS)
+@router.delete(
+    "/me",
+    status_code=204,
+    responses={
+        **REAUTH_ERRORS,
+        400: {"description": "Wrong password (counted; audited), or the last active owner"},
+        403: {"description": "A platform operator's account cannot delete itself"},
+    },
+)
 async def delete_me(
     body: DeleteAccountRequest, auth: CurrentAuth, request: Request, session: DbSession
 ) -> Response:

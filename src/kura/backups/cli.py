@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from sqlalchemy.engine import URL
 
+from kura.backups import progress
 from kura.backups.schemas import BackupRead, human_size
 from kura.backups.service import BackupService
 from kura.cli_support import cli_settings, err, open_database, out, run_cli
@@ -31,7 +41,7 @@ def _with_service(work: Callable[[BackupService, Settings], Awaitable[T]]) -> T:
     """Run `work` with a BackupService on the configured (or embedded) database."""
 
     def run() -> T:
-        settings = cli_settings()
+        settings = cli_settings(quiet=True)  # the command says what happened; warnings remain
         with database_url(settings) as url:
             open_database(url, settings)
             return asyncio.run(_call(work, settings, url))
@@ -49,12 +59,48 @@ async def _call(
         await database.dispose()
 
 
+class _Bars:
+    """One progress bar per phase (verify, load, pre-restore backup, …), on stderr."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+        self.tasks: dict[str, TaskID] = {}
+
+    def started(self, step: str, total: int | None) -> None:
+        self.tasks[step] = self.bars.add_task(step, total=total, size="")
+
+    def advanced(self, step: str, nbytes: int) -> None:
+        task = self.tasks[step]
+        self.bars.advance(task, nbytes)
+        state = self.bars.tasks[task]
+        total = f" / {human_size(int(state.total))}" if state.total else ""
+        self.bars.update(task, size=f"{human_size(int(state.completed))}{total}")
+
+    def finished(self, step: str) -> None:
+        task = self.tasks[step]
+        done = self.bars.tasks[task].completed
+        self.bars.update(task, total=done or 1, completed=done or 1)
+
+
+@contextmanager
+def _progress_bars() -> Iterator[None]:
+    columns = (
+        SpinnerColumn(finished_text="✓"),
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        TextColumn("{task.fields[size]}"),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=err) as bars, progress.watching(_Bars(bars)):
+        yield
+
+
 @backup_app.command("create")
 def create() -> None:
     """Take a backup now."""
 
     async def work(service: BackupService, _: Settings) -> None:
-        with out.status("Dumping, compressing and verifying…"):
+        with _progress_bars():
             manifest = await service.create(kind="manual")
         out.print(
             f"Created {manifest.filename} ({human_size(manifest.size_bytes)}, "
@@ -146,7 +192,7 @@ def restore(
             typed = typer.prompt("Type the backup's name to confirm")
             if typed.strip() != manifest.filename:
                 raise BadRequest("The name did not match; nothing was restored.")
-        with out.status("Verifying, taking a pre-restore backup, restoring…"):
+        with _progress_bars():
             result = await service.restore(manifest.filename)
         out.print(
             f"Restored {manifest.filename}. Pre-restore backup: {result.pre_restore.filename}. "

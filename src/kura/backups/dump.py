@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
+from kura.backups import progress
 from kura.backups.pgtools import (
     clean_env,
     conninfo_without_password,
@@ -176,6 +177,10 @@ async def _compress_stream(
 
     while chunk := await source.read(READ_CHUNK):
         tail = (tail + chunk)[-512:]
-        size += await loop.run_in_executor(_compression_pool, absorb, chunk)
-    size += await loop.run_in_executor(_compression_pool, absorb, None)
+        written = await loop.run_in_executor(_compression_pool, absorb, chunk)
+        size += written
+        progress.advance(written)  # here, not in absorb: executors do not carry the context
+    written = await loop.run_in_executor(_compression_pool, absorb, None)
+    size += written
+    progress.advance(written)
     return size, digest.hexdigest(), tail

@@ -22,10 +22,12 @@ from kura.errors import BadRequest
 from kura.handlers import Responses
 
 router = APIRouter(prefix="/admin/backups", tags=["backups"])
-ERRORS: Responses = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Not a platform operator"},
-    409: {"description": "Another backup or restore is running"},
+# 401, 403 (SuperAdmin), 404 for a {filename} and the rest are added in kura.openapi.
+ERRORS: Responses = {403: {"description": "Not a platform operator"}}
+BUSY: Responses = {409: {"description": "Another backup or restore is running"}}
+MISSING: Responses = {404: {"description": "No such backup (or it cannot be verified)"}}
+PG_TOOLS: Responses = {
+    503: {"description": "pg_dump/psql is not installed, or the database is unavailable"}
 }
 
 
@@ -46,7 +48,16 @@ async def list_backups(request: Request, auth: SuperAdmin) -> BackupList:
     )
 
 
-@router.post("/create", response_model=BackupCreated, responses=ERRORS)
+@router.post(
+    "/create",
+    response_model=BackupCreated,
+    responses={
+        **ERRORS,
+        **BUSY,
+        **PG_TOOLS,
+        500: {"description": "The backup failed (`backup_failed`; details in the server log)"},
+    },
+)
 async def create_backup(request: Request, auth: SuperAdmin, session: DbSession) -> BackupCreated:
     """Take a backup now (pg_dump, verified, stored with a signed manifest)."""
     manifest = await operations.create_backup(request, auth, session)
@@ -59,7 +70,19 @@ async def create_backup(request: Request, auth: SuperAdmin, session: DbSession) 
     )
 
 
-@router.post("/restore", response_model=RestoreDone, responses=ERRORS)
+@router.post(
+    "/restore",
+    response_model=RestoreDone,
+    responses={
+        **ERRORS,
+        **BUSY,
+        **MISSING,
+        **PG_TOOLS,
+        400: {"description": "`confirm` is not true"},
+        422: {"description": "The request does not match the schema, or the backup is unusable"},
+        500: {"description": "The restore failed; the live database is untouched"},
+    },
+)
 async def restore_backup(
     body: RestoreRequest, request: Request, auth: SuperAdmin, session: DbSession
 ) -> RestoreDone:
@@ -78,14 +101,25 @@ async def restore_backup(
 @router.get(
     "/{filename}/download",
     response_class=StreamingResponse,
-    responses={**ERRORS, 200: {"content": {"application/gzip": {}}}},
+    responses={
+        **ERRORS,
+        **MISSING,
+        200: {
+            "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The backup file (gzip'd SQL), as an attachment",
+        },
+    },
 )
 async def download_backup(filename: str, request: Request, auth: SuperAdmin) -> StreamingResponse:
     """Stream a backup file (gzip'd SQL) as an attachment."""
     return await operations.download_backup(request, auth, filename)
 
 
-@router.delete("/{filename}", response_model=Deleted, responses=ERRORS)
+@router.delete(
+    "/{filename}",
+    response_model=Deleted,
+    responses={**ERRORS, **MISSING, 400: {"description": "It is the only backup"}},
+)
 async def delete_backup(filename: str, request: Request, auth: SuperAdmin) -> Deleted:
     """Delete a backup and its manifest (never the only one left)."""
     manifest = await operations.delete_backup(request, auth, filename)

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
+from kura.backups import progress
 from kura.backups.dump import DUMP_FOOTER, READ_CHUNK
 from kura.backups.manifest import Manifest
 from kura.backups.pgtools import clean_env, conninfo_without_password, supervised, tool
@@ -64,6 +65,7 @@ def verify_file(open_file: Opener, manifest: Manifest) -> None:
                 size += len(chunk)
                 digest.update(chunk)
                 tail = (tail + decompressor.decompress(chunk))[-512:]
+                progress.advance(len(chunk))
         tail = (tail + decompressor.flush())[-512:]
     except zlib.error:
         raise BackupCorrupt("the gzip stream is damaged") from None
@@ -162,6 +164,7 @@ async def _feed(
         while chunk := await asyncio.to_thread(handle.read, READ_CHUNK):
             size += len(chunk)
             digest.update(chunk)
+            progress.advance(len(chunk))
             data = await asyncio.to_thread(decompressor.decompress, chunk)
             if header and server_major < 17:
                 data = _NEWER_SETTINGS.sub(b"", data)

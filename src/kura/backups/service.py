@@ -18,6 +18,7 @@ from sqlalchemy.exc import ProgrammingError
 from kura import __version__
 from kura.audit.service import AuditAction, record
 from kura.auth.models import PlatformState
+from kura.backups import progress
 from kura.backups.dump import DumpFailed, dump_database
 from kura.backups.lock import exclusive_operation
 from kura.backups.manifest import (
@@ -185,8 +186,9 @@ class BackupService:
         now = datetime.now(UTC)
         name = new_backup_name(now, [b.name for b in await self.store.list("backup_")])
         # Streamed into the store (a resumable upload on GCS): no local copy, flat memory.
-        async with self.store.upload(name) as sink:
-            result = await dump_database(self.settings, self.url, sink, level=self._level(kind))
+        with progress.step(f"{kind} backup"):
+            async with self.store.upload(name) as sink:
+                result = await dump_database(self.settings, self.url, sink, level=self._level(kind))
         manifest = Manifest(
             filename=name,
             kind=kind,
@@ -295,21 +297,23 @@ class BackupService:
             )
             pre_task = asyncio.create_task(self._create_locked(PRE_RESTORE))
             try:
-                scratch = await load_into_scratch(
-                    self.settings, self.url, control, self._opener(manifest), manifest, intent
-                )
+                with progress.step("load", manifest.size_bytes):
+                    scratch = await load_into_scratch(
+                        self.settings, self.url, control, self._opener(manifest), manifest, intent
+                    )
             except BaseException:
                 await _settle(pre_task)
                 raise
             try:
                 pre_restore = await pre_task
-                await self._bring_schema_up(scratch, manifest)
-                await swap_in(
-                    control,
-                    scratch=scratch,
-                    intent=intent,
-                    seal=lambda: self._seal(scratch, intent, pre_restore.filename),
-                )
+                with progress.step("migrate and swap"):
+                    await self._bring_schema_up(scratch, manifest)
+                    await swap_in(
+                        control,
+                        scratch=scratch,
+                        intent=intent,
+                        seal=lambda: self._seal(scratch, intent, pre_restore.filename),
+                    )
             except BaseException:
                 await drop_database(control, scratch)
                 raise
@@ -352,6 +356,7 @@ class BackupService:
 
     async def _verify(self, manifest: Manifest) -> None:
         try:
-            await asyncio.to_thread(verify_file, self._opener(manifest), manifest)
+            with progress.step("verify", manifest.size_bytes):
+                await asyncio.to_thread(verify_file, self._opener(manifest), manifest)
         except BackupCorrupt as exc:
             raise BackupUnusable(f"The backup cannot be used: {exc}.") from None

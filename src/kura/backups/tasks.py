@@ -1,4 +1,4 @@
-"""The daily backup: deferred once per tick however many workers run (see jobs.schedule)."""
+"""The daily backup: deferred once per tick however many workers run (see backups.schedule)."""
 
 from __future__ import annotations
 

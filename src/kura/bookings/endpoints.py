@@ -28,6 +28,10 @@ from kura.handlers import Responses
 
 router = APIRouter(tags=["bookings"])
 MISSING: Responses = {404: {"description": "Not in your practice"}}
+FULL: Responses = {409: {"description": "The time is full for this service"}}
+BAD_THERAPIST: Responses = {
+    400: {"description": "therapist_id is not an active clinician of your practice"}
+}
 
 
 @router.get("/services", response_model=list[ServiceRead])
@@ -92,7 +96,11 @@ async def list_bookings(
     "/bookings",
     response_model=BookingRead,
     status_code=201,
-    responses={**MISSING, 409: {"description": "The time is full"}},
+    responses={
+        **FULL,
+        400: {"description": "The service is withdrawn, or a wrong therapist_id"},
+        404: {"description": "No such patient or service in your practice"},
+    },
 )
 async def create_booking(body: BookingCreate, auth: CurrentAuth, session: DbSession) -> Booking:
     """Book a patient into a service (409 when the service is full at that time)."""
@@ -105,7 +113,11 @@ async def get_booking(booking_id: uuid.UUID, auth: CurrentAuth, session: DbSessi
     return await bookings.get_booking(session, auth, booking_id)
 
 
-@router.patch("/bookings/{booking_id}", response_model=BookingRead, responses=MISSING)
+@router.patch(
+    "/bookings/{booking_id}",
+    response_model=BookingRead,
+    responses={**MISSING, **FULL, **BAD_THERAPIST},
+)
 async def update_booking(
     booking_id: uuid.UUID, body: BookingUpdate, auth: CurrentAuth, session: DbSession
 ) -> Booking:
@@ -114,7 +126,11 @@ async def update_booking(
     return await bookings.update_booking(session, auth, booking, body)
 
 
-@router.delete("/bookings/{booking_id}", status_code=204, responses=MISSING)
+@router.delete(
+    "/bookings/{booking_id}",
+    status_code=204,
+    responses={**MISSING, 409: {"description": "Paid: cancel it instead"}},
+)
 async def delete_booking(booking_id: uuid.UUID, auth: CurrentAuth, session: DbSession) -> Response:
     """Delete a booking that was never paid (paid ones are cancelled instead)."""
     from kura.payments.models import Payment, PaymentStatus

@@ -20,7 +20,7 @@ from kura.errors import NotFound
 from kura.handlers import Responses
 from kura.storage.factory import briefing_store
 
-router = APIRouter(prefix="/insights", tags=["briefing"])
+router = APIRouter(prefix="/insights", tags=["briefings"])
 AUDIO_PATH = "/api/v1/insights/daily-briefing/audio"
 
 
@@ -93,7 +93,13 @@ async def _briefing(
 @router.get(
     "/daily-briefing/audio",
     response_class=StreamingResponse,
-    responses={200: {"content": {"audio/mpeg": {}}}, 404: {"description": "No audio"}},
+    responses={
+        200: {
+            "content": {"audio/mpeg": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The MP3",
+        },
+        404: {"description": "No audio for that day"},
+    },
 )
 async def daily_briefing_audio(
     request: Request, auth: CurrentAuth, session: DbSession, day: date

@@ -18,7 +18,7 @@ from kura.handlers import Responses
 from kura.patients.repository import get_readable as get_patient
 from kura.request_info import client_ip
 
-router = APIRouter(tags=["clinical notes"])
+router = APIRouter(tags=["notes"])
 FORBIDDEN_OR_MISSING: Responses = {
     403: {"description": "Assistants cannot see clinical content"},
     404: {"description": "Not in your organization"},

@@ -8,22 +8,13 @@ from contextlib import asynccontextmanager
 import procrastinate
 from sqlalchemy.engine import URL
 
-from kura.auth import tasks as auth_tasks
-from kura.backups import tasks as backup_tasks
-from kura.briefings import tasks as briefing_tasks
 from kura.db.urls import libpq_conninfo
 from kura.jobs import maintenance
-from kura.monitoring import tasks as monitoring_tasks
-from kura.payments import tasks as payment_tasks
 
-# Tasks register here at import; nothing connects until open_queue() is called.
+# The one queue. The core's own tasks register here; each domain's are added by kura.registry
+# (the wiring), so this module imports no domain. Nothing connects until job_queue() is used.
 job_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 job_app.add_tasks_from(maintenance.blueprint, namespace="maintenance")
-job_app.add_tasks_from(auth_tasks.blueprint, namespace="auth")
-job_app.add_tasks_from(backup_tasks.blueprint, namespace="backups")
-job_app.add_tasks_from(monitoring_tasks.blueprint, namespace="monitoring")
-job_app.add_tasks_from(briefing_tasks.blueprint, namespace="briefings")
-job_app.add_tasks_from(payment_tasks.blueprint, namespace="payments")
 
 
 @asynccontextmanager

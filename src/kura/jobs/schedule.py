@@ -1,24 +1,24 @@
-"""Periodic jobs whose timing comes from settings, registered before a worker starts."""
+"""Periodic jobs whose timing comes from settings: each domain adds a hook (kura.registry),
+and every worker runs them all before it starts."""
 
 from __future__ import annotations
 
-import procrastinate
-from croniter import croniter
+from collections.abc import Callable
 
-from kura.backups.tasks import scheduled_backup
+import procrastinate
+
 from kura.config import Settings
-from kura.errors import ConfigError
+
+Schedule = Callable[[procrastinate.App, Settings], None]
+_SCHEDULES: list[Schedule] = []
+
+
+def add_schedule(schedule: Schedule) -> None:
+    if schedule not in _SCHEDULES:
+        _SCHEDULES.append(schedule)
 
 
 def register_schedules(app: procrastinate.App, settings: Settings) -> None:
     """Idempotent: the in-process and standalone workers may both call it."""
-    if not croniter.is_valid(settings.backup_cron):
-        raise ConfigError(f"BACKUP_CRON is not a valid cron expression: {settings.backup_cron!r}")
-    key = (scheduled_backup.name, "daily")
-    existing = app.periodic_registry.periodic_tasks.get(key)
-    if existing is not None and existing.cron == settings.backup_cron:
-        return
-    app.periodic_registry.periodic_tasks.pop(key, None)
-    app.periodic_registry.register_task(
-        task=scheduled_backup, cron=settings.backup_cron, periodic_id="daily", configure_kwargs={}
-    )
+    for schedule in _SCHEDULES:
+        schedule(app, settings)

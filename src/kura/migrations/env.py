@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
 from kura.db.migrate import MIGRATION_LOCK_KEY, include_object
-from kura.db.models import Base
+from kura.registry import Base  # every domain's models: the complete metadata
 
 config = context.config
 target_metadata = Base.metadata

@@ -60,7 +60,11 @@ async def _audit(
     )
 
 
-@router.get("/monitoring/risk-alerts", response_model=list[RiskAlertRead], responses=CLINICAL)
+@router.get(
+    "/monitoring/risk-alerts",
+    response_model=list[RiskAlertRead],
+    responses={403: CLINICAL[403]},
+)
 async def list_risk_alerts(
     auth: ClinicalStaff,
     session: DbSession,
@@ -190,7 +194,11 @@ async def update_monitoring_settings(
     "/patients/{patient_id}/monitoring/enrollment",
     response_model=EnrollmentRead,
     status_code=201,
-    responses={**CLINICAL, 409: {"description": "The patient has no phone on record"}},
+    responses={
+        **CLINICAL,
+        409: {"description": "The patient has no phone on record"},
+        429: {"description": "Too many codes for your practice this hour (Retry-After)"},
+    },
 )
 async def create_monitoring_enrollment(
     patient_id: uuid.UUID, auth: ClinicalStaff, request: Request, session: DbSession

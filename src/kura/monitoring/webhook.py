@@ -131,8 +131,14 @@ async def _receive(request: Request, session: DbSession) -> Response:
 
 
 TWIML_RESPONSES: Responses = {
-    200: {"content": {TWIML: {}}, "description": "TwiML (the reply, or empty)"},
+    200: {
+        "content": {TWIML: {"schema": {"type": "string"}}},
+        "description": "TwiML (the reply, or empty)",
+    },
+    400: {"description": "Not a UTF-8 form, or MessageSid, From or To missing"},
     403: {"description": "Missing or invalid X-Twilio-Signature"},
+    413: {"description": "The request body is too large"},
+    503: {"description": "TWILIO_AUTH_TOKEN is not set, or the database is unavailable"},
 }
 
 

@@ -10,7 +10,7 @@ from kura.db.session import get_database
 from kura.logging import get_logger
 from kura.ops.schemas import Health, Readiness
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["health"])
 log = get_logger(__name__)
 _HEALTH = Health(status="healthy", version=__version__).model_dump()
 # Served by kura.app.KuraAPI's fast path; the route below documents it (and answers if

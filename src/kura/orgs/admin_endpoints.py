@@ -34,7 +34,11 @@ def _digits(number: str) -> str:
     return "".join(c for c in number if c.isdigit())
 
 
-@router.patch("/organizations/{organization_id}", response_model=OrganizationAdminRead)
+@router.patch(
+    "/organizations/{organization_id}",
+    response_model=OrganizationAdminRead,
+    responses={409: {"description": "The shared number, or another practice's number"}},
+)
 async def update_organization(
     organization_id: uuid.UUID,
     body: OrganizationAdminUpdate,

@@ -18,6 +18,11 @@ from kura.request_info import client_ip
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 NOT_FOUND: Responses = {404: {"description": "No such patient in your organization"}}
+WRITE_ERRORS: Responses = {
+    400: {"description": "assigned_therapist_id is not an active clinician of your practice"},
+    403: {"description": "Consent changed by an assistant, or your email is not confirmed"},
+    409: {"description": "Another patient of your practice has this phone number"},
+}
 
 
 @router.get("", response_model=PatientPage)
@@ -42,7 +47,7 @@ async def list_patients(
     )
 
 
-@router.post("", response_model=PatientRead, status_code=201)
+@router.post("", response_model=PatientRead, status_code=201, responses=WRITE_ERRORS)
 async def create_patient(
     body: PatientCreate, auth: CurrentAuth, request: Request, session: DbSession
 ) -> Patient:
@@ -60,7 +65,7 @@ async def get_patient(
     return patient
 
 
-@router.patch("/{patient_id}", response_model=PatientRead, responses=NOT_FOUND)
+@router.patch("/{patient_id}", response_model=PatientRead, responses={**NOT_FOUND, **WRITE_ERRORS})
 async def update_patient(
     patient_id: uuid.UUID,
     body: PatientUpdate,

@@ -5,10 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    column,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey
+
+
+def fold(value: ColumnExpressionArgument[str | None] | str) -> ColumnElement[str]:
+    """kura_fold(value): lower-cased, accents removed; the search's and its indexes' form."""
+    return func.kura_fold(value, type_=String)
 
 
 class Patient(UUIDPrimaryKey, Timestamps, Base):
@@ -17,9 +32,6 @@ class Patient(UUIDPrimaryKey, Timestamps, Base):
         UniqueConstraint("organization_id", "phone"),
         Index("ix_patient_phone", "phone"),  # the WhatsApp webhook looks senders up by phone
         Index("ix_patient_org_name", "organization_id", "full_name"),  # the list's order
-        # The search (`ILIKE '%…%'` on each) uses these instead of reading every patient.
-        # fastupdate off: a new patient goes straight into the index, not into a pending list
-        # that the planner must scan until the next vacuum (patients are added at human pace).
         # One active patient per phone and receiving number (routing is proof, not data entry).
         Index(
             "uq_patient_active_binding",
@@ -28,15 +40,27 @@ class Patient(UUIDPrimaryKey, Timestamps, Base):
             unique=True,
             postgresql_where=text("monitoring_status = 'active'"),
         ),
+        # The search (`LIKE '%…%'` on each) uses these instead of reading every patient: on
+        # name and email folded by kura_fold() (lower + unaccent, migration 0013), so "nunez"
+        # finds "Núñez"; on the phone as stored.
+        # fastupdate off: a new patient goes straight into the index, not into a pending list
+        # that the planner must scan until the next vacuum (patients are added at human pace).
         *(
             Index(
-                f"ix_patient_{column}_trgm",
-                column,
+                f"ix_patient_{name}_fold_trgm",
+                fold(column(name)).label(f"{name}_folded"),
                 postgresql_using="gin",
-                postgresql_ops={column: "gin_trgm_ops"},
+                postgresql_ops={f"{name}_folded": "gin_trgm_ops"},
                 postgresql_with={"fastupdate": "off"},
             )
-            for column in ("full_name", "email", "phone")
+            for name in ("full_name", "email")
+        ),
+        Index(
+            "ix_patient_phone_trgm",
+            "phone",
+            postgresql_using="gin",
+            postgresql_ops={"phone": "gin_trgm_ops"},
+            postgresql_with={"fastupdate": "off"},
         ),
     )
 

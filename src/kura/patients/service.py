@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,30 +12,46 @@ from kura.audit.service import AuditAction, record
 from kura.auth.service import require_verified_email
 from kura.auth.sessions import Authenticated, utcnow
 from kura.errors import BadRequest, Conflict, Forbidden
-from kura.patients.models import Patient
+from kura.patients.models import Patient, fold
 from kura.patients.repository import readable
 from kura.patients.schemas import PatientCreate, PatientUpdate
 from kura.users.models import Role, User
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _like(term: ColumnElement[str]) -> ColumnElement[str]:
+    """`%term%` for LIKE … ESCAPE '\\': the term's own \\, % and _ match literally.
+
+    Escaped in SQL, after folding: unaccent turns the full-width percent sign (U+FF05) into
+    "%", and likewise for "_" and "\\", so text escaped before folding could still come out
+    as a wildcard. All immutable, so the planner folds the pattern to a constant and picks
+    the trigram indexes.
+    """
+    escaped = term
+    for char in ("\\", "%", "_"):
+        escaped = func.replace(escaped, char, "\\" + char, type_=String)
+    return literal("%", String) + escaped + literal("%", String)
+
+
+def search_statement(auth: Authenticated, q: str | None) -> Select[Patient]:
+    """The caller's patients whose name, email or phone contains `q`, ignoring case and accents
+    ("nunez" finds "Núñez"): each side folded by kura_fold(), index-backed (see the model)."""
+    statement = readable(auth)
+    if q:
+        pattern = _like(fold(q.strip()))
+        statement = statement.where(
+            or_(
+                fold(Patient.full_name).like(pattern, escape="\\"),
+                fold(Patient.email).like(pattern, escape="\\"),
+                Patient.phone.like(pattern, escape="\\"),  # digits and "+": nothing to fold
+            )
+        )
+    return statement
 
 
 async def search_patients(
     session: AsyncSession, auth: Authenticated, *, q: str | None, page: int, page_size: int
 ) -> tuple[list[Patient], int]:
-    statement = readable(auth)
-    if q:
-        pattern = _like(q.strip())
-        statement = statement.where(
-            or_(
-                Patient.full_name.ilike(pattern, escape="\\"),
-                Patient.email.ilike(pattern, escape="\\"),
-                Patient.phone.ilike(pattern, escape="\\"),
-            )
-        )
+    statement = search_statement(auth, q)
     total = await session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = await session.scalars(
         statement.order_by(Patient.full_name, Patient.id)

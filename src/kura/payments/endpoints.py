@@ -31,8 +31,8 @@ router = APIRouter(tags=["payments"])
 log = get_logger(__name__)
 MAX_EVENT_BYTES = 512 * 1024
 STRIPE_ERRORS: Responses = {
-    503: {"description": "Stripe is not configured"},
     502: {"description": "Stripe refused or failed"},
+    503: {"description": "Stripe is not configured, or the database is unavailable"},
 }
 
 
@@ -42,7 +42,14 @@ def _settings(request: Request) -> Settings:
 
 
 @router.post(
-    "/payments/create-payment-intent", response_model=PaymentIntentCreated, responses=STRIPE_ERRORS
+    "/payments/create-payment-intent",
+    response_model=PaymentIntentCreated,
+    responses={
+        **STRIPE_ERRORS,
+        400: {"description": "The booking is free"},
+        404: {"description": "No such booking in your practice"},
+        409: {"description": "Cancelled, already paid, or no connected Stripe account (live)"},
+    },
 )
 async def create_payment_intent(
     body: PaymentIntentRequest, request: Request, auth: CurrentAuth, session: DbSession
@@ -63,7 +70,14 @@ async def billing_status(request: Request, auth: CurrentAuth) -> BillingStatus:
     )
 
 
-@router.post("/billing/checkout-session", response_model=RedirectUrl, responses=STRIPE_ERRORS)
+@router.post(
+    "/billing/checkout-session",
+    response_model=RedirectUrl,
+    responses={
+        **STRIPE_ERRORS,
+        400: {"description": "Not PRO or CENTER, or already subscribed"},
+    },
+)
 async def checkout_session(
     body: CheckoutRequest, request: Request, auth: Owner, session: DbSession
 ) -> RedirectUrl:
@@ -73,7 +87,11 @@ async def checkout_session(
     )
 
 
-@router.post("/billing/portal", response_model=RedirectUrl, responses=STRIPE_ERRORS)
+@router.post(
+    "/billing/portal",
+    response_model=RedirectUrl,
+    responses={**STRIPE_ERRORS, 400: {"description": "There is no subscription yet"}},
+)
 async def billing_portal(request: Request, auth: Owner, session: DbSession) -> RedirectUrl:
     """Manage the subscription in Stripe's billing portal (owner only)."""
     organization = await session.get_one(Organization, auth.organization.id)
@@ -83,8 +101,24 @@ async def billing_portal(request: Request, auth: Owner, session: DbSession) -> R
 @router.post(
     "/payments/webhook",
     responses={
-        400: {"description": "Bad signature, stale, or wrong mode"},
-        503: {"description": "STRIPE_WEBHOOK_SECRET is not set"},
+        200: {
+            "description": "Received; each event id takes effect once (`duplicate` after that)",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "required": ["received"],
+                        "properties": {
+                            "received": {"type": "boolean"},
+                            "duplicate": {"type": "boolean"},
+                            "outcome": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        },
+        400: {"description": "Bad signature, stale, wrong mode, malformed, or too large"},
+        413: {"description": "The request body is too large"},
+        503: {"description": "STRIPE_WEBHOOK_SECRET is not set, or the database is unavailable"},
     },
 )
 async def stripe_webhook(request: Request, session: DbSession) -> dict[str, object]:

@@ -20,10 +20,10 @@ from kura.users import service
 from kura.users.models import Role, User
 from kura.users.schemas import StaffCreate, StaffUpdate, SuperuserUpdate, UserRead
 
-router = APIRouter(tags=["staff"])
+router = APIRouter()  # one tag per route: "staff" or "admin"
 
 
-@router.get("/staff", response_model=list[UserRead])
+@router.get("/staff", response_model=list[UserRead], tags=["staff"])
 async def list_staff(auth: CurrentAuth, session: DbSession) -> list[User]:
     """Everyone in your organization."""
     return await service.list_staff(session, auth.user.organization_id)
@@ -33,8 +33,9 @@ async def list_staff(auth: CurrentAuth, session: DbSession) -> list[User]:
     "/staff",
     response_model=UserRead,
     status_code=201,
+    tags=["staff"],
     responses={
-        403: {"description": "Your own email is not confirmed yet"},
+        403: {"description": "Not the owner, or your own email is not confirmed yet"},
         409: {"description": "The email already has an account"},
         429: {"description": "Too many invitations today (20 per practice, 30 per IP)"},
     },
@@ -72,7 +73,12 @@ async def add_staff(body: StaffCreate, auth: Owner, request: Request, session: D
     return user
 
 
-@router.patch("/staff/{user_id}", response_model=UserRead)
+@router.patch(
+    "/staff/{user_id}",
+    response_model=UserRead,
+    tags=["staff"],
+    responses={400: {"description": "The practice would be left without an active owner"}},
+)
 async def update_staff(
     user_id: uuid.UUID, body: StaffUpdate, auth: Owner, request: Request, session: DbSession
 ) -> User:
@@ -101,7 +107,12 @@ async def update_staff(
     return user
 
 
-@router.patch("/admin/users/{user_id}", response_model=UserRead, tags=["admin"])
+@router.patch(
+    "/admin/users/{user_id}",
+    response_model=UserRead,
+    tags=["admin"],
+    responses={400: {"description": "You cannot revoke your own superuser rights"}},
+)
 async def set_superuser(
     user_id: uuid.UUID,
     body: SuperuserUpdate,

@@ -318,7 +318,7 @@ def _download_rss(client: httpx.Client, url: URL, pid: int) -> Figure:
         created = client.post("/api/v1/admin/backups/create")
         created.raise_for_status()
         name = created.json()["filename"]
-        listed = client.get("/api/v1/admin/backups").json()["backups"]
+        listed = client.get("/api/v1/admin/backups").json()["items"]
         backup_size = next(b["size_bytes"] for b in listed if b["filename"] == name)
         process = psutil.Process(pid)
         before = process.memory_info().rss

@@ -44,7 +44,7 @@ log "Project ${PROJECT_ID}, region ${REGION}"
 log "Enabling APIs"
 gcloud services enable run.googleapis.com sqladmin.googleapis.com secretmanager.googleapis.com \
   artifactregistry.googleapis.com cloudbuild.googleapis.com storage.googleapis.com \
-  --project "$PROJECT_ID"
+  cloudtrace.googleapis.com --project "$PROJECT_ID"
 
 log "Artifact Registry ${REPOSITORY}"
 if ! resource_exists gcloud artifacts repositories describe "$REPOSITORY" \
@@ -137,6 +137,9 @@ fi
 member="serviceAccount:${SERVICE_ACCOUNT}"
 gcloud projects add-iam-policy-binding "$PROJECT_ID" --member "$member" \
   --role roles/cloudsql.client --condition None >/dev/null
+# Writes spans when TRACING=cloud-trace (granted always: turning tracing on is then a setting).
+gcloud projects add-iam-policy-binding "$PROJECT_ID" --member "$member" \
+  --role roles/cloudtrace.agent --condition None >/dev/null
 for name in $(injected_secrets); do
   gcloud secrets add-iam-policy-binding "$name" --project "$PROJECT_ID" --member "$member" \
     --role roles/secretmanager.secretAccessor >/dev/null

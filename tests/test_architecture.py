@@ -8,7 +8,14 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "kura"
 CORE_PACKAGES = ("db", "jobs")
-CORE_MODULES = ("config.py", "logging.py", "redaction.py", "errors.py")
+CORE_MODULES = (
+    "config.py",
+    "logging.py",
+    "redaction.py",
+    "errors.py",
+    "pagination.py",
+    "tracing.py",
+)
 NOT_DOMAINS = {*CORE_PACKAGES, "migrations"}
 
 

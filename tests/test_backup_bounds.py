@@ -63,7 +63,7 @@ async def test_a_full_backup_folder_fails_the_backup_at_once_and_releases_everyt
         assert _pg_dumps_running() == []
         assert list(env.store_dir.iterdir()) == []  # no half-written file in the store
         listed = await env.client.get(API, headers=env.operator.headers)
-        assert listed.json()["total_count"] == 0
+        assert listed.json()["total"] == 0
     created = await env.client.post(f"{API}/create", headers=env.operator.headers)
     assert created.status_code == 200, created.text  # the next backup works at once
 

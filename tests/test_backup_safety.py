@@ -87,8 +87,8 @@ async def test_hostile_filenames_never_reach_a_file(backup_env: BackupEnv, tmp_p
     assert sorted(p.name for p in backup_env.store_dir.iterdir()) == before
     assert not Path("/tmp/kura-pwned").exists()
     listed = (await backup_env.client.get(API, headers=headers)).json()
-    assert [b["filename"] for b in listed["backups"]] != []
-    assert all(not b["filename"].startswith("backup_2026-02-02") for b in listed["backups"])
+    assert [b["filename"] for b in listed["items"]] != []
+    assert all(not b["filename"].startswith("backup_2026-02-02") for b in listed["items"])
 
 
 async def test_files_not_written_by_this_system_are_not_listed_or_restored(
@@ -106,7 +106,7 @@ async def test_files_not_written_by_this_system_are_not_listed_or_restored(
     (backup_env.store_dir / f"{VALID}.manifest.json").write_bytes(forged)
     (backup_env.store_dir / "backup_2026-01-02_00-00.sql.gz").write_bytes(data)  # no manifest
     listed = (await backup_env.client.get(API, headers=backup_env.operator.headers)).json()
-    assert [b["filename"] for b in listed["backups"]] == [name]
+    assert [b["filename"] for b in listed["items"]] == [name]
     refused = await backup_env.client.post(
         f"{API}/restore",
         headers=backup_env.operator.headers,
@@ -132,7 +132,7 @@ async def test_a_corrupted_file_is_refused_before_anything_happens(
     assert response.status_code == 422
     assert response.json()["error"] == "backup_unusable"
     listed = (await backup_env.client.get(API, headers=backup_env.operator.headers)).json()
-    assert listed["total_count"] == 1  # no pre-restore backup either: nothing happened
+    assert listed["total"] == 1  # no pre-restore backup either: nothing happened
 
 
 def _scratch_databases(url: URL) -> list[str]:

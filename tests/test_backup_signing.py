@@ -116,14 +116,14 @@ async def test_a_rotated_key_kept_in_the_previous_list_keeps_its_backups(
     rotated = {"backup_signing_key": KEY_B, "backup_signing_keys_previous": f"{KEY_A}"}
     async with serving(signing_db, data, **rotated) as env:
         listed = await _listing(env)
-        assert [b["filename"] for b in listed["backups"]] == [old]
+        assert [b["filename"] for b in listed["items"]] == [old]
         assert listed["unverifiable"] == []
         download = await env.client.get(f"{API}/{old}/download", headers=env.operator.headers)
         assert download.status_code == 200
         new = await _create(env)
         assert _manifest(data, new)["key_id"] == key_id(KEY_B)  # the current key signs
         listed = await _listing(env)
-        assert [b["filename"] for b in listed["backups"]] == [new, old]
+        assert [b["filename"] for b in listed["items"]] == [new, old]
     async with service_for(signing_db, data, **rotated) as service:
         assert (await service.verify_backup(old)).key_id == key_id(KEY_A)  # `kura backup verify`
 
@@ -138,7 +138,7 @@ async def test_a_key_no_longer_configured_is_named_by_its_id_and_nothing_is_dele
     # Rotated without keeping A (and retention at 1): A's backup is reported, never removed.
     async with serving(signing_db, data, backup_signing_key=KEY_B, backup_retention_count=1) as env:
         listed = await _listing(env)
-        assert listed["backups"] == []
+        assert listed["items"] == []
         [entry] = listed["unverifiable"]
         assert entry["filename"] == old and entry["key_id"] == key_id(KEY_A)
         assert f"signed with key id {key_id(KEY_A)}, which is not configured" in entry["reason"]
@@ -151,7 +151,7 @@ async def test_a_key_no_longer_configured_is_named_by_its_id_and_nothing_is_dele
         assert "BACKUP_SIGNING_KEYS_PREVIOUS" in restore.json()["detail"]
         _no_key_material(restore.text)
         new = await _create(env)  # retention runs: the unverifiable backup is not counted
-        assert [b["filename"] for b in (await _listing(env))["backups"]] == [new]
+        assert [b["filename"] for b in (await _listing(env))["items"]] == [new]
     assert (data / "backups" / old).is_file()
     assert (data / "backups" / f"{old}.manifest.json").is_file()
 

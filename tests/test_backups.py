@@ -61,8 +61,8 @@ async def test_create_writes_a_verified_backup_with_a_signed_manifest(
     assert manifest["tables"]["public.patient"] == 3
     assert manifest["schema_revision"] and manifest["signature"]
     listed = (await backup_env.client.get(API, headers=backup_env.operator.headers)).json()
-    assert listed["total_count"] == 1
-    entry = listed["backups"][0]
+    assert listed["total"] == 1
+    entry = listed["items"][0]
     assert entry["filename"] == name and entry["sha256"] == created["sha256"]
     assert entry["size_bytes"] == len(data) and entry["age_hours"] >= 0
     assert listed["storage_location"].startswith("local:")
@@ -73,7 +73,7 @@ async def test_a_second_backup_in_the_same_minute_gets_a_suffix(backup_env: Back
     second = await _create(backup_env)
     assert first["filename"] != second["filename"]
     listed = (await backup_env.client.get(API, headers=backup_env.operator.headers)).json()
-    assert listed["backups"][0]["filename"] == second["filename"]  # newest first
+    assert listed["items"][0]["filename"] == second["filename"]  # newest first
     if str(first["filename"])[:24] == str(second["filename"])[:24]:
         assert str(second["filename"]).endswith("_2.sql.gz")
 
@@ -127,7 +127,7 @@ async def test_backup_change_restore_gives_back_exactly_the_backed_up_rows(
     assert relog.status_code == 200
     token = relog.json()["access_token"]
     listed = (await env.client.get(API, headers={"Authorization": f"Bearer {token}"})).json()
-    names = {b["filename"]: b["kind"] for b in listed["backups"]}
+    names = {b["filename"]: b["kind"] for b in listed["items"]}
     assert names[body["pre_restore_backup"]] == "pre-restore"
     async with env.database.sessionmaker() as session:
         actions = set(await session.scalars(select(AuditEvent.action)))
@@ -146,7 +146,7 @@ async def test_restore_requires_confirm_true(backup_env: BackupEnv) -> None:
         assert response.status_code == 400
         assert "confirm" in response.json()["detail"]
     listed = (await backup_env.client.get(API, headers=backup_env.operator.headers)).json()
-    assert listed["total_count"] == 1  # no pre-restore backup was taken
+    assert listed["total"] == 1  # no pre-restore backup was taken
 
 
 async def test_download_streams_the_file(backup_env: BackupEnv) -> None:

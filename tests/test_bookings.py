@@ -90,7 +90,8 @@ async def test_agenda_is_the_local_day(
         ).status_code == 201
     third = (await client.get("/api/v1/bookings?date=2026-12-03", headers=owner.headers)).json()
     fourth = (await client.get("/api/v1/bookings?date=2026-12-04", headers=owner.headers)).json()
-    assert len(third) == 1 and len(fourth) == 1
+    assert third["total"] == 1 and fourth["total"] == 1
+    assert len(third["items"]) == 1 and len(fourth["items"]) == 1
 
 
 async def test_bad_booking_input(

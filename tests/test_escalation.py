@@ -105,7 +105,7 @@ async def test_an_unread_critical_alert_escalates_once_by_email_and_sms(
 
         await run_worker_once()
         listed = await client.get("/api/v1/monitoring/risk-alerts?status=open", headers=auth)
-        escalated = {a["id"] for a in listed.json() if a["escalated_at"]}
+        escalated = {a["id"] for a in listed.json()["items"] if a["escalated_at"]}
         assert escalated == {ids["overdue"]}
         emails = list((tmp_path / "outbox" / "email").glob("*.eml"))
         assert any("sin leer" in p.read_text() for p in emails)

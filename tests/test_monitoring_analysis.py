@@ -197,7 +197,7 @@ async def test_clinical_reads_are_for_clinicians_and_audited(
     messages_url = f"/api/v1/patients/{patient.id}/monitoring/messages?days=7"
     listed = await client.get(messages_url, headers=therapist.headers)
     assert listed.status_code == 200
-    bodies = [m["body"] for m in listed.json()]
+    bodies = [m["body"] for m in listed.json()["items"]]
     assert "Quiero morirme" in bodies and len(bodies) == 2  # the message and the safety reply
     assert (await client.get(messages_url, headers=assistant.headers)).status_code == 403
     assert (
@@ -212,7 +212,7 @@ async def test_clinical_reads_are_for_clinicians_and_audited(
     alerts = (
         await client.get("/api/v1/monitoring/risk-alerts?hours=168", headers=therapist.headers)
     ).json()
-    assert [a["id"] for a in alerts] == [str(outcome.alert_id)]
+    assert [a["id"] for a in alerts["items"]] == [str(outcome.alert_id)]
     assert (
         await client.get("/api/v1/monitoring/risk-alerts?hours=169", headers=therapist.headers)
     ).status_code == 422
@@ -224,7 +224,7 @@ async def test_clinical_reads_are_for_clinicians_and_audited(
     still_listed = (
         await client.get("/api/v1/monitoring/risk-alerts", headers=owner.headers)
     ).json()
-    assert still_listed[0]["acknowledged_at"] is not None  # acknowledged, never deleted
+    assert still_listed["items"][0]["acknowledged_at"] is not None  # acknowledged, never deleted
     actions = set(
         await session.scalars(
             select(AuditEvent.action).where(AuditEvent.actor_id == therapist.user.id)
@@ -348,8 +348,8 @@ async def test_open_alerts_never_age_out_of_the_list(
     session.add_all([old, seen])
     await session.flush()
     recent = await client.get("/api/v1/monitoring/risk-alerts", headers=owner.headers)
-    assert [a["id"] for a in recent.json()] == [str(seen.id)]
+    assert [a["id"] for a in recent.json()["items"]] == [str(seen.id)]
     opened = await client.get("/api/v1/monitoring/risk-alerts?status=open", headers=owner.headers)
-    assert [a["id"] for a in opened.json()] == [str(old.id)]
+    assert [a["id"] for a in opened.json()["items"]] == [str(old.id)]
     bad = await client.get("/api/v1/monitoring/risk-alerts?status=closed", headers=owner.headers)
     assert bad.status_code == 422

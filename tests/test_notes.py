@@ -25,7 +25,8 @@ async def test_therapist_writes_and_reads_notes_newest_first(
     second = await client.post(url, headers=owner.headers, json={"content": "Seguimiento"})
     assert second.json()["type"] == "NOTE"
     listed = (await client.get(url, headers=therapist.headers)).json()
-    assert [n["content"] for n in listed] == ["Seguimiento", "Primera sesión"]
+    assert listed["total"] == 2
+    assert [n["content"] for n in listed["items"]] == ["Seguimiento", "Primera sesión"]
     note_url = f"/api/v1/notes/{first.json()['id']}"
     patched = await client.patch(note_url, headers=therapist.headers, json={"content": "Editada"})
     assert patched.json()["content"] == "Editada"

@@ -69,6 +69,7 @@ def test_setup_grants_what_a_source_deploy_needs(tmp_path: Path) -> None:
     )
     assert (runtime_sa, DEPLOYER, "roles/iam.serviceAccountUser") in bindings
     assert (project, RUNTIME, "roles/cloudsql.client") in bindings
+    assert (project, RUNTIME, "roles/cloudtrace.agent") in bindings  # TRACING=cloud-trace
     # the runtime account reads only the secrets it is given
     readable = {r.split()[2] for r, m, _ in bindings if m == RUNTIME and r.startswith("secrets")}
     assert "DB_PASSWORD" not in readable and "DATABASE_URL" in readable

@@ -29,7 +29,8 @@ async def test_owner_adds_staff_who_get_an_invitation(
     )
     assert jobs.scalar_one() == 1
     team = (await client.get("/api/v1/staff", headers=owner.headers)).json()
-    assert {m["email"] for m in team} == {owner.user.email, "nueva@example.org"}
+    assert team["total"] == 2
+    assert {m["email"] for m in team["items"]} == {owner.user.email, "nueva@example.org"}
 
 
 async def test_only_the_owner_manages_staff(

@@ -90,6 +90,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 if settings.kura_run_worker:
                     await stack.enter_async_context(_in_process_worker(url, db, settings))
             app.state.database = db
+            if tracing is not None:
+                tracing.instrument_engine(db.engine)
+                stack.callback(tracing.shutdown)
             warm_up()  # the crisis screen's model, off the event loop
             log.info("app.started", version=__version__, environment=settings.environment)
             yield
@@ -108,8 +111,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         lifespan=lifespan,
         # Starlette's slash redirects build an absolute URL from the Host header (reflected).
         redirect_slashes=False,
+        # FastAPI's own OpenTelemetry (on once any global provider exists) records exception
+        # messages and rejected input: never. TRACING uses kura/tracing.py's scrubbed spans.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    tracing = None
+    if settings.tracing != "off":  # imported only then: OpenTelemetry costs cold-start time
+        from kura.tracing import configure_tracing
+
+        tracing = app.state.tracing = configure_tracing(settings, app)
     install_error_handlers(app)
     if settings.backend_cors_origins:
         app.add_middleware(

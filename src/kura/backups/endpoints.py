@@ -9,7 +9,7 @@ from kura.auth.dependencies import SuperAdmin
 from kura.backups import operations
 from kura.backups.schemas import (
     BackupCreated,
-    BackupList,
+    BackupPage,
     BackupRead,
     Deleted,
     RestoreDone,
@@ -20,6 +20,7 @@ from kura.backups.schemas import (
 from kura.db.session import DbSession
 from kura.errors import BadRequest
 from kura.handlers import Responses
+from kura.pagination import Pagination
 
 router = APIRouter(prefix="/admin/backups", tags=["backups"])
 # 401, 403 (SuperAdmin), 404 for a {filename} and the rest are added in kura.openapi.
@@ -31,15 +32,15 @@ PG_TOOLS: Responses = {
 }
 
 
-@router.get("", response_model=BackupList, responses=ERRORS)
-async def list_backups(request: Request, auth: SuperAdmin) -> BackupList:
-    """Complete, verified backups, newest first."""
+@router.get("", response_model=BackupPage, responses=ERRORS)
+async def list_backups(request: Request, auth: SuperAdmin, pages: Pagination) -> BackupPage:
+    """Complete, verified backups, newest first; `unverifiable` lists the ones left out."""
     service = operations.backup_service(request)
     scan = await service.scan()
-    backups = [BackupRead.of(m) for m in scan.backups]
-    return BackupList(
-        backups=backups,
-        total_count=len(backups),
+    return BackupPage.of(
+        [BackupRead.of(m) for m in pages.slice(scan.backups)],
+        len(scan.backups),
+        pages,
         storage_location=service.store.location,
         unverifiable=[
             UnverifiableRead(filename=u.filename, key_id=u.key_id, reason=u.reason)

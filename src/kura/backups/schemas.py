@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, StrictBool
 
 from kura.backups.manifest import Manifest
 from kura.inputs import Input
+from kura.pagination import Page
 
 
 def human_size(size: int) -> str:
@@ -52,14 +53,15 @@ class UnverifiableRead(BaseModel):
     reason: str
 
 
-class BackupList(BaseModel):
-    backups: list[BackupRead]
-    total_count: int
+class BackupPage(Page[BackupRead]):
+    """A page of the verified backups, newest first, plus two fields beyond the list shape."""
+
     storage_location: str
     unverifiable: list[UnverifiableRead] = Field(
         default_factory=list,
-        description="Backups not listed: their manifest is unreadable or signed with a key "
-        "not configured (BACKUP_SIGNING_KEYS_PREVIOUS).",
+        description="Backups not listed (nor counted in `total`): their manifest is unreadable "
+        "or signed with a key not configured (BACKUP_SIGNING_KEYS_PREVIOUS). Always all of "
+        "them, whatever the page.",
     )
 
 

@@ -14,9 +14,11 @@ from kura.bookings import service as bookings
 from kura.bookings.models import Booking, Service
 from kura.bookings.schemas import (
     BookingCreate,
+    BookingPage,
     BookingRead,
     BookingUpdate,
     ServiceCreate,
+    ServicePage,
     ServiceRead,
     ServiceUpdate,
 )
@@ -25,6 +27,7 @@ from kura.db.base import utcnow
 from kura.db.session import DbSession
 from kura.errors import Conflict
 from kura.handlers import Responses
+from kura.pagination import Pagination, paginate
 
 router = APIRouter(tags=["bookings"])
 MISSING: Responses = {404: {"description": "Not in your practice"}}
@@ -34,10 +37,12 @@ BAD_THERAPIST: Responses = {
 }
 
 
-@router.get("/services", response_model=list[ServiceRead])
-async def list_services(auth: CurrentAuth, session: DbSession) -> list[Service]:
-    """Your practice's services."""
-    return list(await session.scalars(bookings.readable_services(auth).order_by(Service.name)))
+@router.get("/services", response_model=ServicePage)
+async def list_services(auth: CurrentAuth, session: DbSession, pages: Pagination) -> ServicePage:
+    """Your practice's services, by name (withdrawn ones included, `active: false`)."""
+    statement = bookings.readable_services(auth).order_by(Service.name, Service.id)
+    rows, total = await paginate(session, statement, pages)
+    return ServicePage.of(rows, total, pages)
 
 
 @router.post("/services", response_model=ServiceRead, status_code=201)
@@ -79,17 +84,19 @@ async def delete_service(
     return Response(status_code=204)
 
 
-@router.get("/bookings", response_model=list[BookingRead])
+@router.get("/bookings", response_model=BookingPage)
 async def list_bookings(
     auth: CurrentAuth,
     session: DbSession,
+    pages: Pagination,
     day: Annotated[
         date | None, Query(alias="date", description="Local date (default today)")
     ] = None,
-) -> list[Booking]:
-    """A day's agenda in your practice's timezone."""
+) -> BookingPage:
+    """A day's agenda in your practice's timezone, by start time."""
     when = day or local_today(auth.organization.timezone, utcnow())
-    return await bookings.agenda(session, auth, when)
+    rows, total = await paginate(session, bookings.agenda(auth, when), pages)
+    return BookingPage.of(rows, total, pages)
 
 
 @router.post(

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from kura.bookings.models import BookingStatus
 from kura.inputs import Input
+from kura.pagination import Page
 from kura.users.schemas import FullName
 
 
@@ -76,3 +77,11 @@ class BookingRead(BaseModel):
     status: BookingStatus
     amount_cents: int
     currency: str
+
+
+class ServicePage(Page[ServiceRead]):
+    """Services, a page at a time."""
+
+
+class BookingPage(Page[BookingRead]):
+    """Bookings, a page at a time."""

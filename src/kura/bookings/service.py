@@ -140,11 +140,11 @@ def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-async def agenda(session: AsyncSession, auth: Authenticated, day: date) -> list[Booking]:
+def agenda(auth: Authenticated, day: date) -> Select[Booking]:
+    """A day's bookings in the practice's timezone, by start time (then id: stable pages)."""
     start, end = day_bounds(day, auth.organization.timezone)
-    rows = await session.scalars(
+    return (
         readable_bookings(auth)
         .where(Booking.starts_at >= start, Booking.starts_at < end)
-        .order_by(Booking.starts_at)
+        .order_by(Booking.starts_at, Booking.id)
     )
-    return list(rows)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import ClinicalStaff
 from kura.auth.sessions import Authenticated
 from kura.clinical import repository
 from kura.clinical.models import ClinicalNote
-from kura.clinical.schemas import NoteCreate, NoteRead, NoteUpdate
+from kura.clinical.schemas import NoteCreate, NotePage, NoteRead, NoteUpdate
 from kura.db.session import DbSession
 from kura.handlers import Responses
+from kura.pagination import Pagination, paginate
 from kura.patients.repository import get_readable as get_patient
 from kura.request_info import client_ip
 
@@ -47,26 +47,22 @@ async def _audit(
     )
 
 
-@router.get(
-    "/patients/{patient_id}/notes", response_model=list[NoteRead], responses=FORBIDDEN_OR_MISSING
-)
+@router.get("/patients/{patient_id}/notes", response_model=NotePage, responses=FORBIDDEN_OR_MISSING)
 async def list_notes(
     patient_id: uuid.UUID,
     auth: ClinicalStaff,
     request: Request,
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[ClinicalNote]:
+    pages: Pagination,
+) -> NotePage:
     """A patient's notes, newest first."""
     patient = await get_patient(session, auth, patient_id)
-    rows = await session.scalars(
+    statement = (
         repository.readable(auth)
         .where(ClinicalNote.patient_id == patient.id)
         .order_by(ClinicalNote.created_at.desc(), ClinicalNote.id)
-        .limit(limit)
-        .offset(offset)
     )
+    rows, total = await paginate(session, statement, pages)
     await _audit(
         session,
         auth,
@@ -76,7 +72,7 @@ async def list_notes(
         target_id=patient.id,
         patient_id=patient.id,
     )
-    return list(rows)
+    return NotePage.of(rows, total, pages)
 
 
 @router.post(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from kura.clinical.models import NoteType
 from kura.inputs import Input
+from kura.pagination import Page
 
 Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50_000)]
 
@@ -34,3 +35,7 @@ class NoteRead(BaseModel):
     created_by_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+
+
+class NotePage(Page[NoteRead]):
+    """Clinical notes, a page at a time."""

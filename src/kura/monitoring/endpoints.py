@@ -22,15 +22,17 @@ from kura.monitoring.enrollment import create_enrollment, withdraw
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.monitoring.repository import open_alerts, recent_alerts
 from kura.monitoring.schemas import (
-    AnalysisRead,
+    AnalysisPage,
     EnrollmentRead,
-    MessageRead,
+    MessagePage,
     MonitoringSettings,
     MonitoringSettingsUpdate,
+    RiskAlertPage,
     RiskAlertRead,
     WithdrawalRead,
 )
 from kura.orgs.models import Organization
+from kura.pagination import Pagination, paginate
 from kura.patients.repository import get_readable as get_patient
 from kura.request_info import client_ip
 
@@ -62,27 +64,29 @@ async def _audit(
 
 @router.get(
     "/monitoring/risk-alerts",
-    response_model=list[RiskAlertRead],
+    response_model=RiskAlertPage,
     responses={403: CLINICAL[403]},
 )
 async def list_risk_alerts(
     auth: ClinicalStaff,
     session: DbSession,
+    pages: Pagination,
     hours: Annotated[int, Query(ge=1, le=168)] = 24,
     status: Annotated[
         Literal["open", "recent"],
         Query(description="open: every unacknowledged alert, whatever its age (hours ignored)"),
     ] = "recent",
-) -> list[RiskAlert]:
-    """Your practice's risk alerts: every open one, or all of the last `hours`."""
+) -> RiskAlertPage:
+    """Your practice's risk alerts, newest first: every open one, or all of the last `hours`."""
     organization_id = auth.user.organization_id
     statement = (
         open_alerts(organization_id)
         if status == "open"
         else recent_alerts(organization_id, utcnow() - timedelta(hours=hours))
     )
-    rows = await session.scalars(statement.order_by(RiskAlert.created_at.desc()))
-    return list(rows)
+    ordered = statement.order_by(RiskAlert.created_at.desc(), RiskAlert.id)
+    rows, total = await paginate(session, ordered, pages)
+    return RiskAlertPage.of(rows, total, pages)
 
 
 @router.post(
@@ -113,7 +117,7 @@ async def acknowledge_risk_alert(
 
 @router.get(
     "/patients/{patient_id}/monitoring/messages",
-    response_model=list[MessageRead],
+    response_model=MessagePage,
     responses=CLINICAL,
 )
 async def list_messages(
@@ -121,23 +125,25 @@ async def list_messages(
     auth: ClinicalStaff,
     request: Request,
     session: DbSession,
+    pages: Pagination,
     days: Annotated[int, Query(ge=1, le=30)] = 7,
-) -> list[MessageLog]:
+) -> MessagePage:
     """A patient's WhatsApp messages (in and out) of the last `days`, newest first."""
     patient = await get_patient(session, auth, patient_id)
     since = utcnow() - timedelta(days=days)
-    rows = await session.scalars(
+    statement = (
         select(MessageLog)
         .where(MessageLog.patient_id == patient.id, MessageLog.created_at >= since)
-        .order_by(MessageLog.created_at.desc(), MessageLog.direction)
+        .order_by(MessageLog.created_at.desc(), MessageLog.direction, MessageLog.id)
     )
+    rows, total = await paginate(session, statement, pages)
     await _audit(session, auth, request, AuditAction.MONITORING_MESSAGES_VIEWED, patient.id)
-    return list(rows)
+    return MessagePage.of(rows, total, pages)
 
 
 @router.get(
     "/patients/{patient_id}/monitoring/analyses",
-    response_model=list[AnalysisRead],
+    response_model=AnalysisPage,
     responses=CLINICAL,
 )
 async def list_analyses(
@@ -145,21 +151,23 @@ async def list_analyses(
     auth: ClinicalStaff,
     request: Request,
     session: DbSession,
+    pages: Pagination,
     days: Annotated[int, Query(ge=1, le=30)] = 7,
-) -> list[DailyConversationAnalysis]:
+) -> AnalysisPage:
     """A patient's daily conversation analyses of the last `days`, newest first."""
     patient = await get_patient(session, auth, patient_id)
     since = (utcnow() - timedelta(days=days)).date()
-    rows = await session.scalars(
+    statement = (
         select(DailyConversationAnalysis)
         .where(
             DailyConversationAnalysis.patient_id == patient.id,
             DailyConversationAnalysis.day >= since,
         )
-        .order_by(DailyConversationAnalysis.day.desc())
+        .order_by(DailyConversationAnalysis.day.desc(), DailyConversationAnalysis.id)
     )
+    rows, total = await paginate(session, statement, pages)
     await _audit(session, auth, request, AuditAction.MONITORING_ANALYSES_VIEWED, patient.id)
-    return list(rows)
+    return AnalysisPage.of(rows, total, pages)
 
 
 @router.get("/monitoring/settings", response_model=MonitoringSettings)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from kura.inputs import Input
+from kura.pagination import Page
 
 
 class RiskAlertRead(BaseModel):
@@ -80,3 +81,15 @@ class EnrollmentRead(BaseModel):
 class WithdrawalRead(BaseModel):
     monitoring_status: str
     messages_purged: int
+
+
+class RiskAlertPage(Page[RiskAlertRead]):
+    """Risk alerts, a page at a time."""
+
+
+class MessagePage(Page[MessageRead]):
+    """WhatsApp messages, a page at a time."""
+
+
+class AnalysisPage(Page[AnalysisRead]):
+    """Daily conversation analyses, a page at a time."""

@@ -123,8 +123,8 @@ async def _login(client: httpx.AsyncClient, email: str) -> str:
 
 
 async def _fill(owner: _Api, therapist: _Api, settings: Settings) -> dict[str, int]:
-    staff = await owner.call("GET", "/api/v1/staff")
-    therapist_id = next(m["id"] for m in staff if m["role"] == "THERAPIST")
+    staff = await owner.call("GET", "/api/v1/staff", params={"page_size": 200})
+    therapist_id = next(m["id"] for m in staff["items"] if m["role"] == "THERAPIST")
     services = [
         await owner.call("POST", "/api/v1/services", json=body)
         for body in (
@@ -160,13 +160,13 @@ async def _fill(owner: _Api, therapist: _Api, settings: Settings) -> dict[str, i
         )
     messages = await _whatsapp(owner, patients[0], settings)
     briefing = await therapist.call("GET", "/api/v1/insights/daily-briefing")
-    alerts = await owner.call("GET", "/api/v1/monitoring/risk-alerts")
+    alerts = await owner.call("GET", "/api/v1/monitoring/risk-alerts", params={"page_size": 1})
     return {
         "patients": len(patients),
         "notes": 3,
         "bookings": len(slots),
         "whatsapp messages": messages,
-        "risk alerts": len(alerts),
+        "risk alerts": alerts["total"],
         "morning briefings with audio": int(briefing["audio_url"] is not None),
     }
 

@@ -198,7 +198,7 @@ class Verifier:
             f"/api/v1/patients/{patient_id}/monitoring/messages", headers=self._auth
         )
         _expect(stored, 200, "messages")
-        if text not in [m["body"] for m in stored.json()]:
+        if text not in [m["body"] for m in stored.json()["items"]]:
             raise AssertionError("the enrolled patient's message was not stored")
         return "patient enrolled from their phone, answered by AletheIA; message stored"
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from kura.auth.dependencies import CurrentAuth
 from kura.db.session import DbSession
 from kura.handlers import Responses
+from kura.pagination import Pagination
 from kura.patients import service
 from kura.patients.models import Patient
 from kura.patients.repository import get_readable
@@ -30,21 +31,17 @@ async def list_patients(
     auth: CurrentAuth,
     request: Request,
     session: DbSession,
+    pages: Pagination,
     q: Annotated[str | None, Query(max_length=100, description="Name, email or phone")] = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> PatientPage:
     """Your organization's patients, by name, with search and pagination."""
-    rows, total = await service.search_patients(session, auth, q=q, page=page, page_size=page_size)
+    rows, total = await service.search_patients(
+        session, auth, q=q, page=pages.page, page_size=pages.page_size
+    )
     await service.audit_listing(
-        session, auth, rows, searched=bool(q), page=page, ip=client_ip(request)
+        session, auth, rows, searched=bool(q), page=pages.page, ip=client_ip(request)
     )
-    return PatientPage(
-        items=[PatientRead.model_validate(p) for p in rows],
-        total=total,
-        page=page,
-        page_size=page_size,
-    )
+    return PatientPage.of(rows, total, pages)
 
 
 @router.post("", response_model=PatientRead, status_code=201, responses=WRITE_ERRORS)

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from kura.inputs import Input
+from kura.pagination import Page
 from kura.phones import DEFAULT_REGION, Phone, normalize_phone
 from kura.users.schemas import FullName
 
@@ -57,8 +58,5 @@ class PatientRead(BaseModel):
     updated_at: datetime
 
 
-class PatientPage(BaseModel):
-    items: list[PatientRead]
-    total: int
-    page: int
-    page_size: int
+class PatientPage(Page[PatientRead]):
+    """Patients, a page at a time."""

@@ -15,18 +15,20 @@ from kura.auth.service import require_verified_email, send_password_link_for
 from kura.auth.sessions import revoke_all_sessions, utcnow
 from kura.db.session import DbSession
 from kura.errors import BadRequest, NotFound
+from kura.pagination import Pagination, paginate
 from kura.request_info import client_ip
 from kura.users import service
 from kura.users.models import Role, User
-from kura.users.schemas import StaffCreate, StaffUpdate, SuperuserUpdate, UserRead
+from kura.users.schemas import StaffCreate, StaffUpdate, SuperuserUpdate, UserPage, UserRead
 
 router = APIRouter()  # one tag per route: "staff" or "admin"
 
 
-@router.get("/staff", response_model=list[UserRead], tags=["staff"])
-async def list_staff(auth: CurrentAuth, session: DbSession) -> list[User]:
-    """Everyone in your organization."""
-    return await service.list_staff(session, auth.user.organization_id)
+@router.get("/staff", response_model=UserPage, tags=["staff"])
+async def list_staff(auth: CurrentAuth, session: DbSession, pages: Pagination) -> UserPage:
+    """Everyone in your organization, by name."""
+    rows, total = await paginate(session, service.staff_of(auth.user.organization_id), pages)
+    return UserPage.of(rows, total, pages)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from kura.inputs import Input, single_line
+from kura.pagination import Page
 from kura.phones import Phone
 from kura.users.models import Role
 
@@ -60,3 +61,7 @@ class StaffUpdate(Input):
 
 class SuperuserUpdate(Input):
     is_superuser: bool
+
+
+class UserPage(Page[UserRead]):
+    """People of a practice, a page at a time."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.errors import BadRequest, Conflict, NotFound
@@ -77,11 +77,13 @@ async def add_staff(
     return user
 
 
-async def list_staff(session: AsyncSession, organization_id: uuid.UUID) -> list[User]:
-    rows = await session.scalars(
-        select(User).where(User.organization_id == organization_id).order_by(User.created_at)
+def staff_of(organization_id: uuid.UUID) -> Select[User]:
+    """An organization's people, by name (then id: a stable order for pages)."""
+    return (
+        select(User)
+        .where(User.organization_id == organization_id)
+        .order_by(User.full_name, User.id)
     )
-    return list(rows)
 
 
 async def get_staff(session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID) -> User:

@@ -175,8 +175,8 @@ def demo() -> None:
         else:
             out.print(f"The demo practice [bold]{practice.practice}[/] exists; nothing changed.")
         out.print(
-            "Start the server (make run), open http://127.0.0.1:8000/docs and sign in with "
-            "POST /api/v1/auth/login as:"
+            f"With the server running (make run), open http://127.0.0.1:{settings.port}/docs "
+            "and sign in with POST /api/v1/auth/login as:"
         )
         for role, email, password in practice.logins:
             out.print(f"  {role:<9} {email}  password {password}")

@@ -325,6 +325,7 @@ def test_cloud_trace_exports_to_the_configured_project(
     import google.auth
     from google.auth.credentials import AnonymousCredentials
 
+    # google-auth leaves AnonymousCredentials.__init__ unannotated
     anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
     monkeypatch.setattr(google.auth, "default", lambda *_, **__: (anonymous, "x"))
     on = settings.model_copy(update={"tracing": "cloud-trace", "google_cloud_project": PROJECT})

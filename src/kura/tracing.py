@@ -197,6 +197,7 @@ class _RequestsOnly(Sampler):
         )
 
     def get_description(self) -> str:
+        # the SDK leaves Sampler.get_description unannotated
         inner = self._inner.get_description()  # type: ignore[no-untyped-call]
         return f"RequestsOnly{{{inner}}}"
 

@@ -13,7 +13,7 @@ from kura.backups.schedule import schedule_backups
 from kura.bookings.models import Booking, Service
 from kura.briefings import tasks as briefing_tasks
 from kura.briefings.models import DailyBriefing
-from kura.clinical.models import ClinicalNote
+from kura.clinical.models import ClinicalNote, NoteAddendum, NoteVersion
 from kura.db.base import Base
 from kura.jobs.queue import job_app
 from kura.jobs.schedule import add_schedule
@@ -42,6 +42,8 @@ __all__ = [
     "DailyBriefing",
     "DailyConversationAnalysis",
     "MessageLog",
+    "NoteAddendum",
+    "NoteVersion",
     "Organization",
     "PasswordToken",
     "Patient",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String, Text
+from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum
@@ -24,6 +25,12 @@ class OrgTier(StrEnum):
 
 class Organization(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "organization"
+    __table_args__ = (
+        # Ley 41/2002 art. 17: clinical records are kept at least five years after discharge.
+        CheckConstraint(
+            "record_retention_years BETWEEN 5 AND 50", name="record_retention_at_least_5_years"
+        ),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[OrgType] = mapped_column(str_enum(OrgType, "org_type"), default=OrgType.SOLO)
@@ -43,3 +50,9 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
     subscription_status: Mapped[str | None] = mapped_column(String(32))
     # Stripe's time of the subscription state we hold: older events are ignored.
     subscription_synced_at: Mapped[datetime | None]
+    # Records: years a restricted patient's record is kept after discharge, the practice's own
+    # note headings (the PRACTICE template), and a requested closure (export first, 30 days).
+    record_retention_years: Mapped[int] = mapped_column(default=5, server_default="5")
+    note_sections: Mapped[list[str] | None] = mapped_column(JSONB)
+    closure_requested_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]

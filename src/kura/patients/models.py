@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     ColumnElement,
@@ -89,3 +89,11 @@ class Patient(UUIDPrimaryKey, Timestamps, Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
+    # Deleting a patient restricts the record (out of lists, monitoring stopped) until
+    # retain_until = discharge + the practice's retention; the daily purge erases it then.
+    restricted_at: Mapped[datetime | None]
+    restricted_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    discharged_on: Mapped[date | None]
+    retain_until: Mapped[date | None] = mapped_column(index=True)

@@ -30,8 +30,10 @@ async def test_therapist_writes_and_reads_notes_newest_first(
     note_url = f"/api/v1/notes/{first.json()['id']}"
     patched = await client.patch(note_url, headers=therapist.headers, json={"content": "Editada"})
     assert patched.json()["content"] == "Editada"
-    assert (await client.delete(note_url, headers=owner.headers)).status_code == 204
-    assert (await client.get(note_url, headers=owner.headers)).status_code == 404
+    assert (await client.delete(note_url, headers=therapist.headers)).status_code == 204
+    deleted = (await client.get(note_url, headers=owner.headers)).json()
+    assert deleted["deleted_at"] is not None  # a draft's delete is soft (restorable)
+    assert (await client.get(url, headers=therapist.headers)).json()["total"] == 1
 
 
 async def test_assistants_never_see_clinical_content(

@@ -41,7 +41,10 @@ async def test_create_read_update_delete(client: AsyncClient, owner: Member) -> 
     cleared = await client.patch(url, headers=owner.headers, json={"phone": None})
     assert cleared.json()["phone"] is None
     assert (await client.delete(url, headers=owner.headers)).status_code == 204
-    assert (await client.get(url, headers=owner.headers)).status_code == 404
+    deleted = (await client.get(url, headers=owner.headers)).json()  # restricted, not erased
+    assert deleted["restricted_at"] is not None and deleted["retain_until"] is not None
+    listed = (await client.get("/api/v1/patients", headers=owner.headers)).json()
+    assert created["id"] not in [p["id"] for p in listed["items"]]
 
 
 @pytest.mark.parametrize(
@@ -122,7 +125,7 @@ async def test_patient_reads_and_writes_are_audited_without_content(
         "patient.created",
         "patient.viewed",
         "patient.updated",
-        "patient.deleted",
+        "patient.restricted",
     ]
     assert all(e.actor_id == owner.user.id and e.request_id for e in events)
     assert events[2].details == {"fields": ["full_name"]}

@@ -42,6 +42,11 @@ class Conflict(KuraError):
     code = "conflict"
 
 
+class Gone(KuraError):
+    status_code = HTTPStatus.GONE
+    code = "gone"
+
+
 class ServiceUnavailable(KuraError):
     status_code = HTTPStatus.SERVICE_UNAVAILABLE
     code = "service_unavailable"

@@ -20,6 +20,7 @@ from kura.jobs.schedule import add_schedule
 from kura.monitoring import tasks as monitoring_tasks
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.orgs.models import Organization
+from kura.patients import tasks as patient_tasks
 from kura.patients.models import Patient
 from kura.payments import tasks as payment_tasks
 from kura.payments.models import Payment, StripeEvent
@@ -30,6 +31,7 @@ job_app.add_tasks_from(backup_tasks.blueprint, namespace="backups")
 job_app.add_tasks_from(monitoring_tasks.blueprint, namespace="monitoring")
 job_app.add_tasks_from(briefing_tasks.blueprint, namespace="briefings")
 job_app.add_tasks_from(payment_tasks.blueprint, namespace="payments")
+job_app.add_tasks_from(patient_tasks.blueprint, namespace="patients")
 add_schedule(schedule_backups)
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum, utcnow
 
@@ -86,6 +86,9 @@ class ClinicalNote(UUIDPrimaryKey, Timestamps, Base):
     deleted_at: Mapped[datetime | None]
     deleted_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    addenda: Mapped[list[NoteAddendum]] = relationship(
+        lazy="selectin", order_by="NoteAddendum.created_at", passive_deletes=True
     )
 
 

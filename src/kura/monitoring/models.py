@@ -80,7 +80,10 @@ class RiskAlert(UUIDPrimaryKey, Base):
     message_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("message_log.id", ondelete="SET NULL")
     )
-    source: Mapped[str] = mapped_column(String(16))  # screen | analysis
+    note_id: Mapped[uuid.UUID | None] = mapped_column(  # a screened session note
+        ForeignKey("clinical_note.id", ondelete="SET NULL")
+    )
+    source: Mapped[str] = mapped_column(String(16))  # screen | analysis | note
     level: Mapped[int] = mapped_column(default=0)
     risk: Mapped[str] = mapped_column(String(16))
     flags: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")

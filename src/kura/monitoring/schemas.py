@@ -17,6 +17,7 @@ class RiskAlertRead(BaseModel):
     id: uuid.UUID
     patient_id: uuid.UUID
     message_id: uuid.UUID | None
+    note_id: uuid.UUID | None = None
     source: str
     level: int
     risk: str

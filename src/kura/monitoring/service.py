@@ -280,17 +280,20 @@ async def raise_screen_alert(
     *,
     organization_id: uuid.UUID,
     patient_id: uuid.UUID,
-    message_id: uuid.UUID,
     screen: ScreenResult,
+    message_id: uuid.UUID | None = None,
+    note_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """A risk alert for a screened message, its email queued in the same transaction."""
+    """A risk alert for a screened message or session note, its email queued in the same
+    transaction."""
     from kura.monitoring.tasks import queue_alert_notification
 
     alert = RiskAlert(
         organization_id=organization_id,
         patient_id=patient_id,
         message_id=message_id,
-        source="screen",
+        note_id=note_id,
+        source="screen" if note_id is None else "note",
         level=screen.level,
         risk=screen.risk.name,
         flags=list(screen.flags),

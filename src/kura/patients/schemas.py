@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -56,6 +56,21 @@ class PatientRead(BaseModel):
     assigned_therapist_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    restricted_at: datetime | None = Field(
+        None, description="Set when the patient was deleted: the record awaits erasure"
+    )
+    discharged_on: date | None = None
+    retain_until: date | None = Field(
+        None, description="The day after which the daily purge erases the record"
+    )
+
+
+class RestrictRequest(Input):
+    discharged_on: date | None = Field(
+        None,
+        description="Defaults to today; not before the last note or session. Retention "
+        "(the practice's record_retention_years) counts from it.",
+    )
 
 
 class PatientPage(Page[PatientRead]):

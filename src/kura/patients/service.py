@@ -1,4 +1,4 @@
-"""Patient records: create, search, update, delete — each audited."""
+"""Patient records: create, search, update — each audited (deletion: kura.patients.retention)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from kura.errors import BadRequest, Conflict, Forbidden
 from kura.patients.models import Patient, fold
 from kura.patients.repository import readable
 from kura.patients.schemas import PatientCreate, PatientUpdate
-from kura.users.models import Role, User
+from kura.users.models import User
 
 
 def _like(term: ColumnElement[str]) -> ColumnElement[str]:
@@ -32,10 +32,12 @@ def _like(term: ColumnElement[str]) -> ColumnElement[str]:
     return literal("%", String) + escaped + literal("%", String)
 
 
-def search_statement(auth: Authenticated, q: str | None) -> Select[Patient]:
+def search_statement(
+    auth: Authenticated, q: str | None, *, restricted: bool = False
+) -> Select[Patient]:
     """The caller's patients whose name, email or phone contains `q`, ignoring case and accents
     ("nunez" finds "Núñez"): each side folded by kura_fold(), index-backed (see the model)."""
-    statement = readable(auth)
+    statement = readable(auth, restricted=restricted)
     if q:
         pattern = _like(fold(q.strip()))
         statement = statement.where(
@@ -49,9 +51,15 @@ def search_statement(auth: Authenticated, q: str | None) -> Select[Patient]:
 
 
 async def search_patients(
-    session: AsyncSession, auth: Authenticated, *, q: str | None, page: int, page_size: int
+    session: AsyncSession,
+    auth: Authenticated,
+    *,
+    q: str | None,
+    page: int,
+    page_size: int,
+    restricted: bool = False,
 ) -> tuple[list[Patient], int]:
-    statement = search_statement(auth, q)
+    statement = search_statement(auth, q, restricted=restricted)
     total = await session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = await session.scalars(
         statement.order_by(Patient.full_name, Patient.id)
@@ -139,17 +147,6 @@ async def update_patient(
     await _audit(session, auth, AuditAction.PATIENT_UPDATED, patient, ip=ip, fields=sorted(changes))
     await session.refresh(patient)
     return patient
-
-
-async def delete_patient(
-    session: AsyncSession, auth: Authenticated, patient: Patient, *, ip: str | None
-) -> None:
-    """Takes every note, message, alert and booking with it: the practice owner's call only."""
-    if auth.user.role != Role.OWNER:
-        raise Forbidden("Only the practice owner can delete a patient.")
-    await _audit(session, auth, AuditAction.PATIENT_DELETED, patient, ip=ip)
-    await session.delete(patient)
-    await session.flush()
 
 
 async def audit_listing(

@@ -160,6 +160,15 @@ def upgrade() -> None:
         op.f("ix_clinical_note_addendum_note_id"), "clinical_note_addendum", ["note_id"]
     )
 
+    op.add_column("risk_alert", sa.Column("note_id", sa.Uuid(), nullable=True))
+    op.create_foreign_key(
+        op.f("fk_risk_alert_note_id_clinical_note"),
+        "risk_alert",
+        "clinical_note",
+        ["note_id"],
+        ["id"],
+        ondelete="SET NULL",
+    )
     op.add_column("patient", sa.Column("restricted_at", TS, nullable=True))
     _user_fk("patient", "restricted_by_id")
     op.add_column("patient", sa.Column("discharged_on", sa.Date(), nullable=True))
@@ -192,6 +201,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_patient_retain_until"), table_name="patient")
     for column in ("retain_until", "discharged_on", "restricted_by_id", "restricted_at"):
         op.drop_column("patient", column)
+    op.drop_column("risk_alert", "note_id")
     op.drop_table("clinical_note_addendum")
     op.drop_table("clinical_note_version")
     op.drop_index("ix_clinical_note_deleted_at", table_name="clinical_note")

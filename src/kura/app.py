@@ -160,6 +160,7 @@ def _api_routers() -> list[APIRouter]:
     from kura.monitoring.webhook import router as webhooks
     from kura.ops.status import router as status
     from kura.orgs.admin_endpoints import router as organizations_admin
+    from kura.orgs.records_endpoints import router as practice_records
     from kura.patients.endpoints import router as patients
     from kura.payments.endpoints import router as payments
     from kura.users.endpoints import router as users
@@ -178,6 +179,7 @@ def _api_routers() -> list[APIRouter]:
         backups,
         status,
         organizations_admin,
+        practice_records,
     ]
 
 

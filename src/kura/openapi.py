@@ -71,6 +71,8 @@ _TAGS = {
     "patients": "Your practice's patients (any staff role; reads are audited).",
     "notes": "Clinical notes about a patient: owners and therapists only; every read and write "
     "is audited.",
+    "practice": "Your practice's own settings: record retention and note headings, closure "
+    "and export (the owner changes them).",
     "bookings": "The services your practice offers, and its agenda.",
     "payments": "Payment of bookings, your practice's subscription, and Stripe's webhook.",
     "monitoring": "WhatsApp monitoring of consenting patients: enrollment, messages, daily "

@@ -77,3 +77,42 @@ async def test_superusers_read_everything_and_other_roles_nothing(
     await session.flush()
     everything = (await client.get("/api/v1/audit?page_size=200", headers=owner.headers)).json()
     assert str(other.organization.id) in {e["organization_id"] for e in everything["items"]}
+
+
+async def test_bookings_and_note_signing_are_audited_and_filtered_by_area(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    patient = await make_patient(session, owner.organization)
+    service = await client.post(
+        "/api/v1/services",
+        headers=owner.headers,
+        json={"name": "Sesión", "duration_minutes": 50, "price_cents": 0},
+    )
+    booking = await client.post(
+        "/api/v1/bookings",
+        headers=owner.headers,
+        json={
+            "patient_id": str(patient.id),
+            "service_id": service.json()["id"],
+            "starts_at": "2030-01-07T10:00:00Z",
+        },
+    )
+    assert booking.status_code == 201, booking.text
+    booking_url = f"/api/v1/bookings/{booking.json()['id']}"
+    await client.patch(booking_url, headers=owner.headers, json={"status": "CANCELLED"})
+    note = await client.post(
+        f"/api/v1/patients/{patient.id}/notes", headers=owner.headers, json={"content": "n"}
+    )
+    await client.post(f"/api/v1/notes/{note.json()['id']}/sign", headers=owner.headers)
+
+    bookings = (await client.get("/api/v1/audit?action=booking", headers=owner.headers)).json()
+    assert [(e["action"], e["details"]["status"]) for e in bookings["items"]] == [
+        ("booking.updated", "CANCELLED"),
+        ("booking.created", booking.json()["status"]),
+    ]
+    signed = (await client.get("/api/v1/audit?action=note.signed", headers=owner.headers)).json()
+    assert [e["target_id"] for e in signed["items"]] == [note.json()["id"]]
+    for bad in ("bookings", "note.sined"):
+        refused = await client.get(f"/api/v1/audit?action={bad}", headers=owner.headers)
+        assert refused.status_code == 400
+        assert "Unknown audit" in refused.json()["detail"]

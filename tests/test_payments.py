@@ -249,6 +249,13 @@ async def test_pay_a_booking_then_the_webhook_confirms_it_exactly_once(
         json={"booking_id": str(booking.id)},
     )
     assert paid_again.status_code == 409
+    trail = (await pay.get("/api/v1/audit?action=payment", headers=owner.headers)).json()
+    assert [e["action"] for e in trail["items"]] == [
+        "payment.succeeded",
+        "payment.started",
+        "payment.started",
+    ]
+    assert trail["items"][0]["details"]["amount_cents"] == 6000
     brief = (await pay.get("/api/v1/insights/daily-briefing", headers=owner.headers)).json()
     assert "60.00 euros" in brief["text_script"]
 

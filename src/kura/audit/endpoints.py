@@ -30,7 +30,7 @@ async def _audit_reader(auth: CurrentAuth) -> Authenticated:
     "",
     response_model=AuditPage,
     responses={
-        400: {"description": "`since` is after `until`"},
+        400: {"description": "`since` is after `until`, or an unknown action or area"},
         403: {"description": "Not an owner"},
     },
 )
@@ -40,7 +40,14 @@ async def list_audit_events(
     pages: Pagination,
     actor_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="An action (`note.signed`) or an area (`note`, `booking`, `payment`, "
+            "`patient`, …: all its actions)",
+        ),
+    ] = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> AuditPage:

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.models import AuditEvent
+from kura.audit.service import AuditAction
 from kura.auth.sessions import Authenticated
 from kura.errors import BadRequest
 
@@ -36,6 +37,19 @@ class AuditResults:
         return max(1, -(-self.total // self.page_size))
 
 
+def action_condition(action: str) -> ColumnElement[bool]:
+    """An exact action (`note.signed`) or a whole area (`note`: every `note.*`)."""
+    known = {a.value for a in AuditAction}
+    if "." in action:
+        if action not in known:
+            raise BadRequest(f"Unknown audit action {action!r}.")
+        return AuditEvent.action == action
+    areas = sorted({a.split(".", 1)[0] for a in known})
+    if action not in areas:
+        raise BadRequest(f"Unknown audit area {action!r}; one of: {', '.join(areas)}.")
+    return AuditEvent.action.startswith(f"{action}.")
+
+
 def readable(auth: Authenticated) -> Select[AuditEvent]:
     statement = select(AuditEvent)
     if not auth.user.is_superuser:
@@ -58,7 +72,7 @@ async def search_events(
             or_(AuditEvent.target_id == patient, AuditEvent.details["patient_id"].astext == patient)
         )
     if filters.action:
-        statement = statement.where(AuditEvent.action == filters.action)
+        statement = statement.where(action_condition(filters.action))
     if filters.since:
         statement = statement.where(AuditEvent.occurred_at >= filters.since)
     if filters.until:

@@ -49,6 +49,12 @@ class AuditAction(StrEnum):
     PATIENT_RESTRICTED = "patient.restricted"
     PATIENT_UNRESTRICTED = "patient.restriction_lifted"
     PATIENTS_ERASED = "patient.erased"  # counts per table, never content
+    BOOKING_CREATED = "booking.created"
+    BOOKING_UPDATED = "booking.updated"
+    BOOKING_DELETED = "booking.deleted"
+    PAYMENT_STARTED = "payment.started"
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_FAILED = "payment.failed"
     PRACTICE_SETTINGS_UPDATED = "practice.settings_updated"
     PRACTICE_CLOSURE_REQUESTED = "practice.closure_requested"
     PRACTICE_CLOSURE_CANCELLED = "practice.closure_cancelled"

@@ -7,9 +7,11 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import ClinicalStaff, CurrentAuth
+from kura.auth.sessions import Authenticated
 from kura.bookings import service as bookings
 from kura.bookings.models import Booking, Service
 from kura.bookings.schemas import (
@@ -28,6 +30,7 @@ from kura.db.session import DbSession
 from kura.errors import Conflict
 from kura.handlers import Responses
 from kura.pagination import Pagination, paginate
+from kura.request_info import client_ip
 
 router = APIRouter(tags=["bookings"])
 MISSING: Responses = {404: {"description": "Not in your practice"}}
@@ -35,6 +38,26 @@ FULL: Responses = {409: {"description": "The time is full for this service"}}
 BAD_THERAPIST: Responses = {
     400: {"description": "therapist_id is not an active clinician of your practice"}
 }
+
+
+async def _audit(
+    session: DbSession,
+    auth: Authenticated,
+    request: Request,
+    action: AuditAction,
+    booking: Booking,
+    **details: object,
+) -> None:
+    await record(
+        session,
+        action,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="booking",
+        target_id=booking.id,
+        ip=client_ip(request),
+        details={"patient_id": str(booking.patient_id), "status": booking.status.value, **details},
+    )
 
 
 @router.get("/services", response_model=ServicePage)
@@ -109,9 +132,13 @@ async def list_bookings(
         404: {"description": "No such patient or service in your practice"},
     },
 )
-async def create_booking(body: BookingCreate, auth: CurrentAuth, session: DbSession) -> Booking:
+async def create_booking(
+    body: BookingCreate, auth: CurrentAuth, request: Request, session: DbSession
+) -> Booking:
     """Book a patient into a service (409 when the service is full at that time)."""
-    return await bookings.create_booking(session, auth, body)
+    booking = await bookings.create_booking(session, auth, body)
+    await _audit(session, auth, request, AuditAction.BOOKING_CREATED, booking)
+    return booking
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingRead, responses=MISSING)
@@ -126,11 +153,18 @@ async def get_booking(booking_id: uuid.UUID, auth: CurrentAuth, session: DbSessi
     responses={**MISSING, **FULL, **BAD_THERAPIST},
 )
 async def update_booking(
-    booking_id: uuid.UUID, body: BookingUpdate, auth: CurrentAuth, session: DbSession
+    booking_id: uuid.UUID,
+    body: BookingUpdate,
+    auth: CurrentAuth,
+    request: Request,
+    session: DbSession,
 ) -> Booking:
     """Move, reassign, or change the status of a booking."""
     booking = await bookings.get_booking(session, auth, booking_id)
-    return await bookings.update_booking(session, auth, booking, body)
+    booking = await bookings.update_booking(session, auth, booking, body)
+    fields = sorted(body.model_dump(exclude_unset=True))
+    await _audit(session, auth, request, AuditAction.BOOKING_UPDATED, booking, fields=fields)
+    return booking
 
 
 @router.delete(
@@ -138,7 +172,9 @@ async def update_booking(
     status_code=204,
     responses={**MISSING, 409: {"description": "Paid: cancel it instead"}},
 )
-async def delete_booking(booking_id: uuid.UUID, auth: CurrentAuth, session: DbSession) -> Response:
+async def delete_booking(
+    booking_id: uuid.UUID, auth: CurrentAuth, request: Request, session: DbSession
+) -> Response:
     """Delete a booking that was never paid (paid ones are cancelled instead)."""
     from kura.payments.models import Payment, PaymentStatus
 
@@ -150,6 +186,7 @@ async def delete_booking(booking_id: uuid.UUID, auth: CurrentAuth, session: DbSe
     )
     if paid is not None:
         raise Conflict("This booking has been paid: cancel it instead of deleting it.")
+    await _audit(session, auth, request, AuditAction.BOOKING_DELETED, booking)
     await session.delete(booking)
     await session.flush()
     return Response(status_code=204)

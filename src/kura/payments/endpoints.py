@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
+from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import CurrentAuth, Owner
 from kura.config import Settings, secret_value
 from kura.db.session import DbSession
@@ -26,6 +27,7 @@ from kura.payments.schemas import (
     RedirectUrl,
 )
 from kura.payments.stripe_client import stripe_mode
+from kura.request_info import client_ip
 
 router = APIRouter(tags=["payments"])
 log = get_logger(__name__)
@@ -55,7 +57,20 @@ async def create_payment_intent(
     body: PaymentIntentRequest, request: Request, auth: CurrentAuth, session: DbSession
 ) -> PaymentIntentCreated:
     """Start (or resume) the patient's payment of a booking; the amount is the booking's."""
-    return await service.create_payment_intent(session, _settings(request), auth, body.booking_id)
+    created = await service.create_payment_intent(
+        session, _settings(request), auth, body.booking_id
+    )
+    await record(
+        session,
+        AuditAction.PAYMENT_STARTED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="booking",
+        target_id=body.booking_id,
+        ip=client_ip(request),
+        details={"amount_cents": created.amount, "currency": created.currency},
+    )
+    return created
 
 
 @router.get("/billing/status", response_model=BillingStatus)

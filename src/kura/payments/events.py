@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.audit.service import AuditAction, record
 from kura.bookings.models import Booking, BookingStatus
 from kura.config import Settings
 from kura.db.base import utcnow
@@ -19,6 +20,26 @@ from kura.payments.stripe_client import tier_for_price
 
 log = get_logger(__name__)
 ENDED = {"canceled", "unpaid", "incomplete_expired"}
+
+
+async def _audit(
+    session: AsyncSession, action: AuditAction, payment: Payment, outcome: str
+) -> None:
+    """Stripe's word, recorded with amounts and ids (the actor is Stripe: none of ours)."""
+    await record(
+        session,
+        action,
+        organization_id=payment.organization_id,
+        actor_id=None,
+        target_type="payment",
+        target_id=payment.id,
+        details={
+            "booking_id": str(payment.booking_id) if payment.booking_id else None,
+            "amount_cents": payment.amount_cents,
+            "currency": payment.currency,
+            "outcome": outcome,
+        },
+    )
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -103,6 +124,7 @@ async def payment_succeeded(session: AsyncSession, intent: Any) -> str:
             await session.flush()
             await queue_booking_confirmation(session, booking.id)
     await session.flush()
+    await _audit(session, AuditAction.PAYMENT_SUCCEEDED, payment, outcome)
     return outcome
 
 
@@ -117,6 +139,7 @@ async def payment_failed(session: AsyncSession, intent: Any) -> str:
     if booking is not None and booking.status == BookingStatus.PENDING:
         booking.status = BookingStatus.CANCELLED
     await session.flush()
+    await _audit(session, AuditAction.PAYMENT_FAILED, payment, "booking cancelled")
     return "payment failed, booking cancelled"
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
-import weakref
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TypeVar
 
@@ -120,26 +122,30 @@ def _hasher() -> PasswordHash:
     return PasswordHash((Argon2Hasher(), BcryptHasher()))
 
 
-# Argon2 takes ~50 ms of CPU per call and releases the GIL: it runs in worker threads so the
+# Argon2 takes ~50 ms of CPU per call and releases the GIL: it runs in its own threads so the
 # event loop keeps answering, at most this many at once so a login burst queues instead of
-# starving every other request of CPU.
+# starving every other request of CPU. Those threads run at the lowest CPU priority (Linux
+# niceness applies per thread): when cores are short, the loop and the database go first and
+# a login waits a little longer — the trade a health check and a busy agenda want.
 HASHING_CONCURRENCY = max(1, (os.cpu_count() or 1) - 1)  # leave a core for the loop
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
+HASHING_NICENESS = 19
+
+
+def _lower_own_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted: as is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+_executor = ThreadPoolExecutor(
+    max_workers=HASHING_CONCURRENCY,
+    thread_name_prefix="kura-hashing",
+    initializer=_lower_own_priority,
 )
 
 
-def _hashing_slots() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()  # a semaphore belongs to one loop
-    slots = _slots.get(loop)
-    if slots is None:
-        slots = _slots[loop] = asyncio.Semaphore(HASHING_CONCURRENCY)
-    return slots
-
-
 async def _off_loop(function: Callable[..., _T], *args: object) -> _T:
-    async with _hashing_slots():
-        return await asyncio.to_thread(function, *args)
+    # The pool's queue is the bound: a burst waits there, never in the loop's default pool.
+    return await asyncio.get_running_loop().run_in_executor(_executor, function, *args)
 
 
 def hash_password_sync(password: str) -> str:

@@ -24,7 +24,7 @@ from kura.patients.purge import erase_due_patients, purge_deleted_drafts
 from kura.patients.retention import retention_end
 from kura.registry import job_app
 from kura.users.models import Role
-from tests.factories import Member, make_owner, make_patient, make_staff
+from tests.factories import PASSWORD, Member, make_owner, make_patient, make_staff
 
 
 async def _booking(session: AsyncSession, patient: Patient, starts_in: timedelta) -> Booking:
@@ -253,3 +253,17 @@ def test_the_purge_runs_daily() -> None:
 def test_retention_from_29_february_is_never_a_day_short() -> None:
     assert retention_end(date(2024, 2, 29), 5) == date(2029, 3, 1)
     assert retention_end(date(2024, 3, 1), 5) == date(2029, 3, 1)
+
+
+async def test_the_last_member_cannot_erase_the_practices_records_with_their_account(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    patient = await make_patient(session, owner.organization)
+    await client.delete(f"/api/v1/patients/{patient.id}", headers=owner.headers)  # restricted
+    refused = await client.request(
+        "DELETE", "/api/v1/auth/me", headers=owner.headers, json={"password": PASSWORD}
+    )
+    assert refused.status_code == 409
+    assert "1 patient record" in refused.json()["detail"]
+    assert await session.get(Patient, patient.id) is not None
+    assert (await client.get("/api/v1/auth/me", headers=owner.headers)).status_code == 200

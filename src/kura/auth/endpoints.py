@@ -246,6 +246,7 @@ async def resend_verification(auth: CurrentAuth, request: Request, session: DbSe
         **REAUTH_ERRORS,
         400: {"description": "Wrong password (counted; audited), or the last active owner"},
         403: {"description": "A platform operator's account cannot delete itself"},
+        409: {"description": "The last member of a practice that holds patient records"},
     },
 )
 async def delete_me(

@@ -37,6 +37,7 @@ from kura.auth.tasks import send_password_link
 from kura.config import Settings
 from kura.errors import BadRequest, Forbidden, KuraError
 from kura.jobs.defer import defer_in_transaction
+from kura.orgs.closure import ensure_account_deletion_keeps_records
 from kura.orgs.models import Organization
 from kura.users import service as users
 from kura.users.models import Role, User
@@ -359,8 +360,9 @@ async def reset_password(
 async def delete_account(
     session: AsyncSession, auth: Authenticated, *, password: str, ip: str | None
 ) -> ReauthFailure | None:
-    """Remove the user; their practice too when nobody else belongs to it (its data goes with
-    it). The audit trail keeps the event. Superusers are removed by another superuser only."""
+    """Remove the user; their practice too when nobody else belongs to it and it holds no
+    patient records (those leave only by closing the practice). The audit trail keeps the
+    event. Superusers are removed by another superuser only."""
     failure = await _recheck_password(session, auth, password, ip=ip)
     if failure is not None:
         return failure
@@ -373,6 +375,8 @@ async def delete_account(
     )
     if others and auth.user.role == Role.OWNER:
         await users.ensure_an_owner_remains(session, auth.user)
+    if not others:
+        await ensure_account_deletion_keeps_records(session, auth.user.organization_id)
     await _audit_user(session, AuditAction.ACCOUNT_DELETED, auth.user, ip=ip, actor_id=auth.user.id)
     await session.delete(auth.user)
     if not others:

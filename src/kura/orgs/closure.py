@@ -1,0 +1,41 @@
+"""Closing a practice: its records leave with the practice (an export first), then 30 days of
+grace during which the owner can change their mind, then the daily purge erases it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.errors import Conflict
+from kura.patients.models import Patient
+
+GRACE = timedelta(days=30)
+EXPORT_FRESHNESS = timedelta(days=7)
+
+
+async def patient_records(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    """Every patient record the practice holds, deleted-awaiting-erasure ones included."""
+    return int(
+        await session.scalar(select(func.count()).where(Patient.organization_id == organization_id))
+        or 0
+    )
+
+
+async def ensure_account_deletion_keeps_records(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> None:
+    """The last member of a practice cannot take its clinical records with their account."""
+    held = await patient_records(session, organization_id)
+    if held:
+        raise Conflict(
+            f"Your practice still holds {held} patient record(s), which deleting your account "
+            "would erase. Export the practice and close it instead (POST "
+            "/api/v1/practice/closure): its records are kept 30 days more."
+        )
+
+
+def closes_at(requested: datetime) -> datetime:
+    return requested + GRACE

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.audit.service import AuditAction, record
 from kura.errors import Conflict
+from kura.orgs.models import Organization
 from kura.patients.models import Patient
 
 GRACE = timedelta(days=30)
@@ -39,3 +41,40 @@ async def ensure_account_deletion_keeps_records(
 
 def closes_at(requested: datetime) -> datetime:
     return requested + GRACE
+
+
+async def erase_closed_practices(session: AsyncSession, moment: datetime) -> list[str]:
+    """Erase practices whose closure's grace period is over (everything goes with them, by
+    ON DELETE CASCADE); returns the names of their stored blobs, to delete after the commit."""
+    from kura.briefings.service import audio_of_users
+    from kura.users.models import User
+
+    due = list(
+        await session.scalars(
+            select(Organization)
+            .where(Organization.closes_at.is_not(None), Organization.closes_at < moment)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    blobs: list[str] = []
+    for organization in due:
+        members = list(
+            await session.scalars(select(User.id).where(User.organization_id == organization.id))
+        )
+        blobs += await audio_of_users(session, members)
+        await record(
+            session,
+            AuditAction.PRACTICE_ERASED,
+            organization_id=organization.id,
+            actor_id=None,
+            target_type="organization",
+            target_id=organization.id,
+            details={
+                "patients": await patient_records(session, organization.id),
+                "members": len(members),
+                "closure_requested_at": str(organization.closure_requested_at),
+            },
+        )
+        await session.delete(organization)
+    await session.flush()
+    return blobs

@@ -16,6 +16,8 @@ log = get_logger(__name__)
 @blueprint.task(name="purge_records", pass_context=True, queue="maintenance")
 async def purge_records(context: procrastinate.JobContext, timestamp: int) -> None:
     """Daily: erase records past retention, drafts past their restore window, closed practices."""
+    from kura.briefings.service import remove_audio
+    from kura.orgs.closure import erase_closed_practices
     from kura.patients.purge import erase_due_patients, purge_deleted_drafts
 
     database = context.additional_context["database"]
@@ -29,4 +31,7 @@ async def purge_records(context: procrastinate.JobContext, timestamp: int) -> No
             break
     async with database.sessionmaker() as session, session.begin():
         drafts = await purge_deleted_drafts(session, moment)
+    async with database.sessionmaker() as session, session.begin():
+        blobs = await erase_closed_practices(session, moment)
+    await remove_audio(context.additional_context["settings"], blobs)  # after the commit
     log.info("records.purged", patients=erased, drafts=drafts, tick=timestamp)

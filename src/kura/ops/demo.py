@@ -138,12 +138,21 @@ async def _fill(owner: _Api, therapist: _Api, settings: Settings) -> dict[str, i
         body |= {"language": language, "monitoring_consent": monitored}
         body |= {"assigned_therapist_id": therapist_id}
         patients.append(await owner.call("POST", "/api/v1/patients", json=body))
-    for patient in patients[:3]:
+    notes = [
         await therapist.call(
             "POST",
             f"/api/v1/patients/{patient['id']}/notes",
             json={"type": "SESSION_NOTE", "content": NOTE},
         )
+        for patient in patients[:3]
+    ]
+    for note in notes[:2]:  # two signed (one with an addendum), the third still a draft
+        await therapist.call("POST", f"/api/v1/notes/{note['id']}/sign")
+    await therapist.call(
+        "POST",
+        f"/api/v1/notes/{notes[0]['id']}/addenda",
+        json={"content": "Añadido: acordamos revisar el diario de sueño la próxima sesión."},
+    )
     today = datetime.now(ZONE).date()
     slots = [(0, time(10)), (0, time(12, 30)), (0, time(17)), (1, time(9, 30)), (2, time(16))]
     for index, (days, start) in enumerate(slots):

@@ -259,6 +259,9 @@ async def test_the_last_member_cannot_erase_the_practices_records_with_their_acc
     client: AsyncClient, owner: Member, session: AsyncSession
 ) -> None:
     patient = await make_patient(session, owner.organization)
+    await client.post(
+        f"/api/v1/patients/{patient.id}/notes", headers=owner.headers, json={"content": "n"}
+    )
     await client.delete(f"/api/v1/patients/{patient.id}", headers=owner.headers)  # restricted
     refused = await client.request(
         "DELETE", "/api/v1/auth/me", headers=owner.headers, json={"password": PASSWORD}
@@ -267,3 +270,13 @@ async def test_the_last_member_cannot_erase_the_practices_records_with_their_acc
     assert "1 patient record" in refused.json()["detail"]
     assert await session.get(Patient, patient.id) is not None
     assert (await client.get("/api/v1/auth/me", headers=owner.headers)).status_code == 200
+
+
+async def test_contact_details_alone_do_not_hold_the_account_back(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    await make_patient(session, owner.organization)  # no note, booking or alert
+    gone = await client.request(
+        "DELETE", "/api/v1/auth/me", headers=owner.headers, json={"password": PASSWORD}
+    )
+    assert gone.status_code == 204

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
@@ -19,9 +19,22 @@ EXPORT_FRESHNESS = timedelta(days=7)
 
 
 async def patient_records(session: AsyncSession, organization_id: uuid.UUID) -> int:
-    """Every patient record the practice holds, deleted-awaiting-erasure ones included."""
+    """Patients (deleted-awaiting-erasure ones included) with clinical content: a note, a
+    booking or a risk alert. Contact details and monitoring messages alone are not a record."""
+    from kura.bookings.models import Booking
+    from kura.clinical.models import ClinicalNote
+    from kura.monitoring.models import RiskAlert
+
+    with_content = or_(
+        *(
+            exists().where(model.patient_id == Patient.id)
+            for model in (ClinicalNote, Booking, RiskAlert)
+        )
+    )
     return int(
-        await session.scalar(select(func.count()).where(Patient.organization_id == organization_id))
+        await session.scalar(
+            select(func.count()).where(Patient.organization_id == organization_id, with_content)
+        )
         or 0
     )
 
@@ -70,7 +83,9 @@ async def erase_closed_practices(session: AsyncSession, moment: datetime) -> lis
             target_type="organization",
             target_id=organization.id,
             details={
-                "patients": await patient_records(session, organization.id),
+                "patients": await session.scalar(
+                    select(func.count()).where(Patient.organization_id == organization.id)
+                ),
                 "members": len(members),
                 "closure_requested_at": str(organization.closure_requested_at),
             },

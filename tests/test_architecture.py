@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "kura"
-CORE_PACKAGES = ("db", "jobs")
+CORE_PACKAGES = ("db", "jobs", "ai")
 CORE_MODULES = (
     "config.py",
     "logging.py",

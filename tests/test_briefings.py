@@ -118,9 +118,10 @@ class _Fake(BaseHTTPRequestHandler):
     gemini_text = ""
     fail = False
     calls: list[str] = []
+    bodies: list[bytes] = []
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
         self.calls.append(self.path)
         if self.fail:
             self.send_response(500)
@@ -151,7 +152,7 @@ class _Fake(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def providers(settings: Settings) -> Iterator[Settings]:
-    _Fake.calls, _Fake.fail = [], False
+    _Fake.calls, _Fake.bodies, _Fake.fail = [], [], False
     _Fake.gemini_text = (
         "Buenos días. Hoy es jueves y tu agenda está despejada; aprovecha para preparar las "
         "sesiones de mañana."
@@ -190,6 +191,58 @@ async def test_with_keys_gemini_writes_and_openai_speaks(
     assert "/v1/audio/speech" in _Fake.calls
     audio = await provider_client.get(body["audio_url"], headers=owner.headers)
     assert mp3_seconds(audio.content) > 0.5
+
+
+async def _alert_for(session: AsyncSession, owner: Member, full_name: str) -> None:
+    patient = await make_patient(session, owner.organization, full_name=full_name)
+    session.add(
+        RiskAlert(
+            organization_id=owner.organization.id,
+            patient_id=patient.id,
+            source="screen",
+            level=2,
+            risk="HIGH",
+            flags=["suicidal_ideation"],
+        )
+    )
+    await session.flush()
+
+
+async def test_gemini_sees_placeholders_and_the_briefing_speaks_the_real_names(
+    provider_client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    await _alert_for(session, owner, "Lucía Romero Peña")
+    await _alert_for(session, owner, "José Ángel Núñez")
+    # The handler answers as a model would with the placeholders it was given: the staff
+    # member is [PERSONA_1], the patients [PACIENTE_n] in the order of their alerts.
+    _Fake.gemini_text = (
+        "Buenos días, [PERSONA_1]. Lo primero: hay alertas de riesgo sin revisar de "
+        "[PACIENTE_1] y de [PACIENTE_2]; revísalas antes de empezar. No tienes citas hoy."
+    )
+    body = await _brief(provider_client, owner)
+    assert body["generation_method"]["script"] == "gemini"
+    script = body["text_script"]
+    assert "Lucía Romero Peña" in script and "José Ángel Núñez" in script
+    assert script.startswith("Buenos días, Owner.") and "[PACIENTE" not in script
+    sent = [b.decode() for b in _Fake.bodies]
+    prompt = next(b for b, path in zip(sent, _Fake.calls, strict=True) if "generateContent" in path)
+    told = json.loads(prompt)["contents"][0]["parts"][0]["text"]
+    for secret in ("Lucía", "Lucia", "Romero", "Peña", "José", "Ángel", "Núñez", "Owner"):
+        assert secret not in told, secret
+    assert "[PACIENTE_1]" in told and "[PACIENTE_2]" in told and "[PERSONA_1]" in told
+    # The restored words are what is spoken: the speech request carries the real names.
+    speech = next(b for b, path in zip(sent, _Fake.calls, strict=True) if "speech" in path)
+    assert "Lucía Romero Peña" in json.loads(speech)["input"]
+
+
+async def test_a_script_that_leaves_out_a_patient_at_risk_is_not_used(
+    provider_client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    await _alert_for(session, owner, "Lucía Romero")
+    _Fake.gemini_text = "Buenos días, [PERSONA_1]. Hoy tienes el día tranquilo y sin citas."
+    body = await _brief(provider_client, owner)
+    assert body["generation_method"]["script"] == "template (gemini failed)"
+    assert "Lucía Romero" in body["text_script"]
 
 
 async def test_failing_providers_fall_back_and_say_so(

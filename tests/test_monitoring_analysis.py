@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.models import AuditEvent
-from kura.config import Settings
+from kura.config import Settings, load_settings
 from kura.db.base import utcnow
 from kura.db.engine import Database
+from kura.errors import ConfigError
 from kura.monitoring.analysis import run_analysis
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.monitoring.notify import send_alert_emails
@@ -106,9 +108,18 @@ class _FakeGemini(BaseHTTPRequestHandler):
     calls: list[dict[str, Any]] = []
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/token":  # google-auth's service-account token exchange (RFC 7523)
+            self._token()
+            return
+        body = json.loads(raw)
         self.calls.append(
-            {"path": self.path, "key": self.headers.get("x-goog-api-key"), "body": body}
+            {
+                "path": self.path,
+                "key": self.headers.get("x-goog-api-key"),
+                "authorization": self.headers.get("Authorization"),
+                "body": body,
+            }
         )
         payload = {
             "candidates": [
@@ -124,6 +135,15 @@ class _FakeGemini(BaseHTTPRequestHandler):
             else {"error": {"code": self.status, "message": "boom", "status": "INTERNAL"}}
         ).encode()
         self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _token(self) -> None:
+        # The shape google.oauth2._client reads: access_token and expires_in.
+        data = json.dumps({"access_token": "ya29.fake-token", "expires_in": 3600}).encode()
+        self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -171,6 +191,127 @@ async def test_gemini_may_raise_the_risk_but_never_lower_it(
     alerts = list(await session.scalars(select(RiskAlert).order_by(RiskAlert.created_at)))
     assert [a.source for a in alerts] == ["screen", "analysis"]  # Gemini's new flag alerts too
     assert alerts[1].flags == ["hopelessness"]
+
+
+def _sent_text(call: dict[str, Any]) -> str:
+    return str(call["body"]["contents"][0]["parts"][0]["text"])
+
+
+async def test_gemini_gets_pseudonymized_messages_and_the_stored_analysis_is_restored(
+    session: AsyncSession, database: Database, gemini: Settings, owner: Member
+) -> None:
+    therapist = await make_staff(session, gemini, owner.organization, Role.THERAPIST)
+    patient = await make_patient(
+        session,
+        owner.organization,
+        full_name="Rosa María Etxeberria",
+        phone=PHONE,
+        email="rosa.etx@example.org",
+        monitoring_consent=True,
+        assigned_therapist_id=therapist.user.id,
+    )
+    await _inbound(
+        session,
+        gemini,
+        f"Hola, soy rosa maría. {therapist.user.full_name} ya lo sabe. Llámame al 699 123 456 "
+        "o escribe a rosa.etx@example.org; vivo en la calle Mayor 12 de Bilbao. Hoy me regalaron "
+        "una rosa y aun así pienso en suicidarme a veces.",
+        1,
+    )
+    _FakeGemini.answer = {
+        "summary": "[PACIENTE_1] vive en [LUGAR_1] y pide que la llamen al [TELEFONO_2]; "
+        "menciona a [PERSONA_7].",
+        "sentiment_score": -0.6,
+        "emotional_state": "Abatida",
+        "risk_flags": ["suicidal_ideation"],
+        "suggestion": "Llamar hoy a [PACIENTE_1].",
+    }
+    analysis = await run_analysis(
+        database, gemini, patient.id, local_day(utcnow(), "Europe/Madrid")
+    )
+    assert analysis is not None and analysis.generation_method == "gemini"
+    sent = _sent_text(_FakeGemini.calls[0])
+    leaks = ("Rosa", "rosa maría", "María", "Etxeberria", "699", "123 456", "rosa.etx")
+    for leaked in (*leaks, "example.org", "Mayor", "Bilbao", therapist.user.full_name):
+        assert leaked not in sent, leaked
+    assert "[PACIENTE_1]" in sent and "una rosa" in sent  # the flower is not the patient
+    assert analysis.summary.startswith(
+        "Rosa María Etxeberria vive en Bilbao y pide que la llamen al 699 123 456; "
+        "menciona a [PERSONA_7]."  # never issued: left as the model wrote it
+    )
+    assert analysis.suggestion == "Llamar hoy a Rosa María Etxeberria."
+
+
+async def test_vertex_ai_takes_the_same_path_with_project_region_and_credentials(
+    session: AsyncSession,
+    database: Database,
+    gemini: Settings,
+    monitored: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    patient, _ = monitored
+    base = str(gemini.gemini_base_url)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    # A service-account key file as `gcloud iam service-accounts keys create` writes it, with the
+    # token endpoint pointed at the fake: Application Default Credentials end to end.
+    account = tmp_path / "service-account.json"
+    account.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "kura-test",
+                "private_key_id": "0" * 40,
+                "private_key": pem,
+                "client_email": "kura@kura-test.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": f"{base}/token",
+            }
+        )
+    )
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(account))
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    vertex = gemini.model_copy(
+        update={
+            "google_api_key": None,
+            "google_genai_use_vertexai": True,
+            "google_cloud_project": "kura-test",
+            "google_cloud_location": "europe-west1",
+        }
+    )
+    _FakeGemini.answer = {
+        "summary": "Sin novedad.",
+        "sentiment_score": 0.1,
+        "emotional_state": "Estable",
+        "risk_flags": [],
+        "suggestion": "Sin acción necesaria.",
+    }
+    await _inbound(session, vertex, "Hoy he dormido mejor", 1)
+    analysis = await run_analysis(
+        database, vertex, patient.id, local_day(utcnow(), "Europe/Madrid")
+    )
+    assert analysis is not None and analysis.generation_method == "gemini"
+    call = _FakeGemini.calls[0]
+    assert call["path"] == (
+        "/v1beta1/projects/kura-test/locations/europe-west1/publishers/google/models/"
+        f"{vertex.gemini_model}:generateContent"
+    )
+    assert call["authorization"] == "Bearer ya29.fake-token" and call["key"] is None
+
+
+def test_vertex_without_a_project_is_a_clear_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="GOOGLE_CLOUD_PROJECT is not set"):
+        load_settings(google_genai_use_vertexai=True, google_cloud_project=None)
+    settings = load_settings(google_genai_use_vertexai=True, google_cloud_project="kura-test")
+    assert settings.uses_gemini and settings.google_cloud_location == "europe-west1"
 
 
 async def test_a_failing_provider_falls_back_and_never_stores_no_risk(

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kura.errors import ConfigError
@@ -108,9 +108,15 @@ class Settings(BaseSettings):
     google_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None  # tests point the SDK at a local fake
+    # Vertex AI instead of the Gemini API, same code path (kura/ai/gemini.py): the region keeps
+    # prompts and answers in the EU; credentials are the service account's (ADC), not a key.
+    google_genai_use_vertexai: bool = False
+    google_cloud_location: str = Field(default="europe-west1", pattern=r"^[a-z0-9-]+$")
     monitoring_ack_window_hours: int = Field(default=12, ge=0, le=24 * 7)
     monitoring_analysis_delay_minutes: int = Field(default=10, ge=0, le=24 * 60)
     alert_escalation_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # An unpaid public booking holds its time this long, then the time is free again.
+    booking_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
@@ -190,9 +196,23 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _vertex_needs_a_project(self) -> Settings:
+        if self.google_genai_use_vertexai and is_placeholder(self.google_cloud_project):
+            raise ValueError(
+                "GOOGLE_GENAI_USE_VERTEXAI is true but GOOGLE_CLOUD_PROJECT is not set: Vertex AI "
+                "needs the project id (and GOOGLE_CLOUD_LOCATION, default europe-west1)"
+            )
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def uses_gemini(self) -> bool:
+        """Gemini is reachable: Vertex AI (service-account credentials) or an API key."""
+        return self.google_genai_use_vertexai or secret_value(self.google_api_key) is not None
 
     @property
     def serves_api_docs(self) -> bool:

@@ -13,21 +13,27 @@ from importlib import resources
 
 from pydantic import BaseModel, Field, ValidationError
 
+from kura.ai.gemini import GeminiNotConfigured, gemini_client
+from kura.ai.pseudonym import Pseudonymizer
 from kura.aletheia.screen import Risk, ScreenResult
 from kura.aletheia.taxonomy import Flag
 from kura.aletheia.text import normalize
-from kura.config import Settings, secret_value
+from kura.config import Settings
 
 OFFLINE = "offline-rules"
 GEMINI = "gemini"
 
 
+# The text fields of an analysis and their stored lengths (restoring names may lengthen them).
+_TEXT_LIMITS = {"summary": 2000, "emotional_state": 100, "suggestion": 1000}
+
+
 class AnalysisResult(BaseModel):
-    summary: str = Field(max_length=2000)
+    summary: str = Field(max_length=_TEXT_LIMITS["summary"])
     sentiment_score: float = Field(ge=-1.0, le=1.0)
-    emotional_state: str = Field(max_length=100)
+    emotional_state: str = Field(max_length=_TEXT_LIMITS["emotional_state"])
     risk_flags: list[str] = Field(default_factory=list, max_length=20)
-    suggestion: str = Field(max_length=1000)
+    suggestion: str = Field(max_length=_TEXT_LIMITS["suggestion"])
 
 
 class ProviderFailed(Exception):
@@ -96,29 +102,31 @@ messages a patient sent today. Read them and answer in {language} with JSON only
 summary (2-3 sentences, no names), sentiment_score (-1 very negative .. 1 very positive;
 about -0.2 is ordinary processing of difficult material), emotional_state (a few words),
 risk_flags (zero or more of: {flags}), suggestion (one concrete next step for the therapist).
-Do not diagnose. Messages, oldest first:
+Names, phones, places and addresses are replaced by placeholders such as [PACIENTE_1],
+[PERSONA_1] or [LUGAR_1]: keep a placeholder exactly as written if you refer to it, and never
+guess what it stands for. Do not diagnose. Messages, oldest first:
 {messages}"""
 
 
 async def analyze_with_gemini(
-    settings: Settings, messages: Sequence[str], *, language: str
+    settings: Settings,
+    messages: Sequence[str],
+    *,
+    language: str,
+    pseudonyms: Pseudonymizer | None = None,
 ) -> AnalysisResult:
-    from google import genai
+    """Only pseudonymized text is sent; the answer's text fields are restored before return."""
     from google.genai import errors, types
 
-    api_key = secret_value(settings.google_api_key)
-    if api_key is None:
-        raise ProviderFailed("not configured")
-    http_options = (
-        types.HttpOptions(base_url=settings.gemini_base_url, timeout=30_000)
-        if settings.gemini_base_url
-        else types.HttpOptions(timeout=30_000)
-    )
-    client = genai.Client(api_key=api_key, http_options=http_options)
+    pseudonyms = pseudonyms or Pseudonymizer()
+    try:
+        client = gemini_client(settings)
+    except GeminiNotConfigured:
+        raise ProviderFailed("not configured") from None
     prompt = _PROMPT.format(
         flags=", ".join(f.value for f in Flag if f not in (Flag.CONTEXT, Flag.OTHER)),
         language={"en": "English", "ca": "Catalan"}.get(language, "Spanish"),
-        messages="\n".join(f"- {m}" for m in messages),
+        messages="\n".join(f"- {pseudonyms.redact(m)}" for m in messages),
     )
     try:
         response = await client.aio.models.generate_content(
@@ -130,8 +138,18 @@ async def analyze_with_gemini(
                 temperature=0.2,
             ),
         )
-        return AnalysisResult.model_validate_json(response.text or "")
+        answer = AnalysisResult.model_validate_json(response.text or "")
     except (errors.APIError, ValidationError, ValueError) as exc:
         raise ProviderFailed(type(exc).__name__) from None
     except Exception as exc:  # network errors from the transport: retried by the caller
         raise ProviderFailed(type(exc).__name__) from None
+    return restore_analysis(answer, pseudonyms)
+
+
+def restore_analysis(answer: AnalysisResult, pseudonyms: Pseudonymizer) -> AnalysisResult:
+    """Real names and values back in the text fields, within the stored lengths."""
+    restored = {
+        name: pseudonyms.restore(getattr(answer, name))[:limit]
+        for name, limit in _TEXT_LIMITS.items()
+    }
+    return answer.model_copy(update=restored)

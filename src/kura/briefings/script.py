@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from kura.ai.gemini import gemini_client
+from kura.ai.pseudonym import Pseudonymizer
 from kura.briefings.content import BriefingFacts
-from kura.config import Settings, secret_value
+from kura.config import Settings
 from kura.logging import get_logger
 
 log = get_logger(__name__)
@@ -149,12 +151,19 @@ def _template_en(facts: BriefingFacts) -> str:
 _PROMPT = """Write the spoken morning briefing (30 to 45 seconds, plain text, no lists, no
 markdown) for a therapist, in {language}. Start with the date, then any risk alerts first,
 then the agenda, income and pending work. Warm and concise; never a diagnosis.
+People are written as placeholders such as [PERSONA_1] or [PACIENTE_1]: use them exactly as
+written, name every patient with an alert, and never invent a name.
 Facts: {facts}"""
+NAMED_AT_MOST = 3  # patients with alerts the script must name (the template's rule too)
+
+
+class ScriptLeftOutPatients(ValueError):
+    """The model's script does not name every patient with an alert it was given."""
 
 
 async def write_script(settings: Settings, facts: BriefingFacts) -> tuple[str, str]:
     """(script, method). A Gemini failure falls back to the template, and says so."""
-    if secret_value(settings.google_api_key) is None:
+    if not settings.uses_gemini:
         return template_script(facts), TEMPLATE
     try:
         text = await _gemini(settings, facts)
@@ -164,21 +173,15 @@ async def write_script(settings: Settings, facts: BriefingFacts) -> tuple[str, s
     return text, GEMINI
 
 
-async def _gemini(settings: Settings, facts: BriefingFacts) -> str:
-    from google import genai
-    from google.genai import types
-
-    options = (
-        types.HttpOptions(base_url=settings.gemini_base_url, timeout=30_000)
-        if (settings.gemini_base_url)
-        else types.HttpOptions(timeout=30_000)
-    )
-    client = genai.Client(api_key=secret_value(settings.google_api_key), http_options=options)
-    described = {
+def pseudonymized_facts(facts: BriefingFacts, pseudonyms: Pseudonymizer) -> dict[str, object]:
+    """What Gemini is told: counts and times, people only as placeholders."""
+    return {
         "date": spoken_date(facts),
-        "name": facts.first_name,
+        "name": pseudonyms.person(facts.first_name, spoken=facts.first_name),
         "risk_alerts_open": facts.open_alerts,
-        "patients_with_alerts": facts.risk_patients,
+        "patients_with_alerts": [
+            pseudonyms.person(name, patient=True) for name in facts.risk_patients
+        ],
         "appointments": facts.appointments,
         "first_appointment": facts.first_appointment.strftime("%H:%M")
         if facts.first_appointment
@@ -186,14 +189,28 @@ async def _gemini(settings: Settings, facts: BriefingFacts) -> str:
         "income_last_24h_eur": str(facts.income_24h),
         "pending_items": facts.pending_items,
     }
+
+
+async def _gemini(settings: Settings, facts: BriefingFacts) -> str:
+    from google.genai import types
+
+    client = gemini_client(settings)
+    pseudonyms = Pseudonymizer()
+    described = pseudonymized_facts(facts, pseudonyms)
+    prompt = _PROMPT.format(
+        language="Spanish" if facts.language == "es" else "English", facts=described
+    )
     response = await client.aio.models.generate_content(
         model=settings.gemini_model,
-        contents=_PROMPT.format(
-            language="Spanish" if facts.language == "es" else "English", facts=described
-        ),
+        # The facts hold placeholders already; redacting the whole prompt is the safety net.
+        contents=pseudonyms.redact(prompt),
         config=types.GenerateContentConfig(temperature=0.4, max_output_tokens=400),
     )
     text = (response.text or "").strip()
     if len(text) < 40:
         raise ValueError("empty briefing")
-    return text[:3000]
+    spoken = pseudonyms.restore(text)
+    # A risk left out of the spoken briefing is worse than the template's plainer wording.
+    if facts.clinical and any(name not in spoken for name in facts.risk_patients[:NAMED_AT_MOST]):
+        raise ScriptLeftOutPatients
+    return spoken[:3000]

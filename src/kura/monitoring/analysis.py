@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.ai.pseudonym import EMAIL, PHONE, Pseudonymizer
 from kura.aletheia.analyzer import (
     GEMINI,
     OFFLINE,
@@ -23,7 +24,7 @@ from kura.aletheia.reconcile import closed_flags, reconcile
 from kura.aletheia.screen import Risk, ScreenResult
 from kura.aletheia.taxonomy import ALERTING_FLAGS, Flag
 from kura.audit.service import AuditAction, record
-from kura.config import Settings, secret_value
+from kura.config import Settings
 from kura.db.base import utcnow
 from kura.db.engine import Database
 from kura.logging import get_logger
@@ -37,6 +38,7 @@ from kura.monitoring.models import (
 from kura.monitoring.tasks import queue_alert_notification
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
+from kura.users.models import User
 
 log = get_logger(__name__)
 PROVIDER_ATTEMPTS = 2
@@ -52,13 +54,16 @@ def _day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
 
 
 async def _provider_result(
-    settings: Settings, texts: list[str], language: str
+    settings: Settings, texts: list[str], language: str, pseudonyms: Pseudonymizer
 ) -> tuple[AnalysisResult | None, str]:
-    if secret_value(settings.google_api_key) is None:
+    if not settings.uses_gemini:
         return None, OFFLINE
     for attempt in range(1, PROVIDER_ATTEMPTS + 1):
         try:
-            return await analyze_with_gemini(settings, texts, language=language), GEMINI
+            result = await analyze_with_gemini(
+                settings, texts, language=language, pseudonyms=pseudonyms
+            )
+            return result, GEMINI
         except ProviderFailed as exc:
             log.warning("aletheia.provider_failed", attempt=attempt, error=str(exc))
             await asyncio.sleep(0.5 * attempt)
@@ -116,7 +121,8 @@ async def run_analysis(
         ]
         language = patient.language or organization.locale
         offline = analyze_offline(texts, screens, language=language)
-        ai, method = await _provider_result(settings, texts, language)
+        pseudonyms = await _known_people(session, patient)
+        ai, method = await _provider_result(settings, texts, language, pseudonyms)
         earlier = await session.scalar(
             select(DailyConversationAnalysis.risk_flags).where(
                 DailyConversationAnalysis.patient_id == patient.id,
@@ -153,6 +159,28 @@ async def run_analysis(
         )
         log.info("aletheia.analysis_done", patient_id=str(patient.id), method=method)
         return await session.get(DailyConversationAnalysis, analysis_id)
+
+
+async def _known_people(session: AsyncSession, patient: Patient) -> Pseudonymizer:
+    """The patient and the practice's staff, whose names and contacts never reach the provider."""
+    pseudonyms = Pseudonymizer()
+    pseudonyms.person(patient.full_name, patient=True)
+    for value, kind in (
+        (patient.phone, PHONE),
+        (patient.monitoring_phone, PHONE),
+        (patient.email, EMAIL),
+    ):
+        pseudonyms.literal(value, kind)
+    staff = await session.execute(
+        select(User.full_name, User.email, User.phone).where(
+            User.organization_id == patient.organization_id
+        )
+    )
+    for full_name, email, phone in staff:
+        pseudonyms.person(full_name)
+        pseudonyms.literal(email, EMAIL)
+        pseudonyms.literal(phone, PHONE)
+    return pseudonyms
 
 
 async def _flags_alerted(

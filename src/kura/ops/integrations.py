@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from kura.ai.gemini import gemini_endpoint
 from kura.config import Settings, is_placeholder, secret_value
 from kura.db.location import embedded_server
 from kura.db.urls import normalize_database_url
@@ -131,6 +132,15 @@ def _sentry(settings: Settings) -> IntegrationStatus:
     return IntegrationStatus("sentry", "configured", "")
 
 
+def _gemini(settings: Settings) -> IntegrationStatus:
+    if settings.google_genai_use_vertexai:  # credentials: the service account (ADC)
+        return IntegrationStatus("gemini", "configured", gemini_endpoint(settings))
+    status = _check("gemini", {"GOOGLE_API_KEY": settings.google_api_key}, offline="offline rules")
+    if status.state == "configured":
+        return IntegrationStatus("gemini", "configured", gemini_endpoint(settings))
+    return status
+
+
 def integration_statuses(settings: Settings) -> list[IntegrationStatus]:
     """One line per integration, in the order of the seed's secrets table."""
     production = settings.is_production
@@ -176,7 +186,7 @@ def integration_statuses(settings: Settings) -> list[IntegrationStatus]:
             prefixes={"OPENAI_API_KEY": ("sk-",)},
             offline="espeak-ng speech",
         ),
-        _check("gemini", {"GOOGLE_API_KEY": settings.google_api_key}, offline="offline rules"),
+        _gemini(settings),
         _check(
             "google sign-in",
             {

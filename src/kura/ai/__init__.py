@@ -1,0 +1,1 @@
+"""Core support for the AI providers: one Gemini client factory and pseudonymization."""

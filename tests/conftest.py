@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
+from http.server import HTTPServer
 from pathlib import Path
 
 import psycopg
@@ -12,6 +14,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from psycopg import sql
+from pydantic import SecretStr
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
@@ -23,6 +26,7 @@ from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe, libpq_conninfo
 from tests.backup_support import BackupEnv, create_from_template, drop, open_env
 from tests.factories import Member, make_owner
+from tests.stripe_support import WHSEC, FakeStripe
 
 # The developer's own environment must not leak into tests (a real DATABASE_URL, say).
 for _name in list(os.environ):
@@ -143,3 +147,31 @@ async def backup_env(db_url: URL, template_db: str, tmp_path: Path) -> AsyncIter
             yield env
     finally:
         drop(url)
+
+
+@pytest.fixture
+def stripe_settings(settings: Settings) -> Iterator[Settings]:
+    """Settings whose Stripe is the local fake (tests/stripe_support.py)."""
+    FakeStripe.requests, FakeStripe.intents, FakeStripe.connect_enabled = [], {}, True
+    server = HTTPServer(("127.0.0.1", 0), FakeStripe)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield settings.model_copy(
+        update={
+            "stripe_secret_key": SecretStr("sk_test_fake_0123456789"),
+            "stripe_webhook_secret": SecretStr(WHSEC),
+            "stripe_api_base": f"http://127.0.0.1:{server.server_address[1]}",
+            "stripe_price_id_pro": "price_pro_test",
+            "stripe_price_id_center": "price_center_test",
+        }
+    )
+    server.shutdown()
+
+
+@pytest.fixture
+async def pay(stripe_settings: Settings, database: Database) -> AsyncIterator[AsyncClient]:
+    app = create_app(stripe_settings, database=database)
+    async with (
+        LifespanManager(app),
+        AsyncClient(transport=ASGITransport(app), base_url="http://test") as client,
+    ):
+        yield client

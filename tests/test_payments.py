@@ -3,189 +3,29 @@ SDK's own scheme."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from itertools import count
-from typing import Any
-from urllib.parse import parse_qsl
 
-import pytest
-import stripe
 from asgi_lifespan import LifespanManager
-from httpx import ASGITransport, AsyncClient, Response
+from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.app import create_app
-from kura.bookings.models import Booking, BookingStatus, Service
+from kura.bookings.models import BookingStatus
 from kura.config import Settings
-from kura.db.base import utcnow
 from kura.db.engine import Database
 from kura.orgs.models import Organization, OrgTier
 from kura.payments.models import Payment, PaymentStatus, StripeEvent
 from kura.users.models import Role
-from tests.factories import Member, make_patient, make_staff
-
-WHSEC = "whsec_test_0123456789abcdef"
-_ids = count(1)
-
-
-class FakeStripe(BaseHTTPRequestHandler):
-    requests: list[dict[str, Any]] = []
-    intents: dict[str, dict[str, Any]] = {}
-
-    def _reply(self, body: dict[str, Any], status: int = 200) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self.requests.append({"method": "GET", "path": self.path})
-        intent_id = self.path.rsplit("/", 1)[-1]
-        self._reply(self.intents[intent_id])
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        params = dict(parse_qsl(raw))
-        self.requests.append(
-            {
-                "method": "POST",
-                "path": self.path,
-                "params": params,
-                "idempotency": self.headers.get("Idempotency-Key"),
-                "auth": self.headers.get("Authorization"),
-            }
-        )
-        n = next(_ids)
-        if self.path == "/v1/payment_intents":
-            intent_id = f"pi_test_{n}"
-            intent: dict[str, Any] = {
-                "id": intent_id,
-                "object": "payment_intent",
-                "livemode": False,
-                "amount": int(params["amount"]),
-                "currency": params["currency"],
-                "client_secret": f"pi_test_{n}_secret_x",
-                "status": "requires_payment_method",
-                "metadata": {k[9:-1]: v for k, v in params.items() if k.startswith("metadata[")},
-            }
-            self.intents[intent_id] = intent
-            self._reply(intent)
-        elif self.path == "/v1/checkout/sessions":
-            self._reply(
-                {
-                    "id": f"cs_test_{n}",
-                    "object": "checkout.session",
-                    "url": f"https://checkout.stripe.test/c/pay/cs_test_{n}",
-                }
-            )
-        elif self.path == "/v1/billing_portal/sessions":
-            self._reply(
-                {
-                    "id": f"bps_{n}",
-                    "object": "billing_portal.session",
-                    "url": f"https://billing.stripe.test/p/session/{n}",
-                }
-            )
-        else:
-            self._reply({"error": {"type": "invalid_request_error", "message": "unknown"}}, 404)
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-def stripe_settings(settings: Settings) -> Iterator[Settings]:
-    FakeStripe.requests, FakeStripe.intents = [], {}
-    server = HTTPServer(("127.0.0.1", 0), FakeStripe)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield settings.model_copy(
-        update={
-            "stripe_secret_key": SecretStr("sk_test_fake_0123456789"),
-            "stripe_webhook_secret": SecretStr(WHSEC),
-            "stripe_api_base": f"http://127.0.0.1:{server.server_address[1]}",
-            "stripe_price_id_pro": "price_pro_test",
-            "stripe_price_id_center": "price_center_test",
-        }
-    )
-    server.shutdown()
-
-
-@pytest.fixture
-async def pay(stripe_settings: Settings, database: Database) -> AsyncIterator[AsyncClient]:
-    app = create_app(stripe_settings, database=database)
-    async with (
-        LifespanManager(app),
-        AsyncClient(transport=ASGITransport(app), base_url="http://test") as client,
-    ):
-        yield client
-
-
-async def _booking(session: AsyncSession, owner: Member, price: int = 6000) -> Booking:
-    service = Service(
-        organization_id=owner.organization.id,
-        name="Sesión",
-        duration_minutes=60,
-        price_cents=price,
-        currency="eur",
-        capacity=1,
-        active=True,
-    )
-    session.add(service)
-    await session.flush()
-    patient = await make_patient(session, owner.organization, email="paciente@example.org")
-    booking = Booking(
-        organization_id=owner.organization.id,
-        patient_id=patient.id,
-        service_id=service.id,
-        starts_at=utcnow(),
-        ends_at=utcnow(),
-        amount_cents=price,
-        currency="eur",
-    )
-    booking.ends_at = booking.starts_at.replace(year=booking.starts_at.year + 1)
-    session.add(booking)
-    await session.flush()
-    return booking
-
-
-def _event(
-    kind: str, obj: dict[str, Any], *, livemode: bool = False, created: int | None = None
-) -> dict[str, Any]:
-    return {
-        "id": f"evt_{next(_ids)}",
-        "object": "event",
-        "type": kind,
-        "livemode": livemode,
-        "created": created or int(time.time()),
-        "api_version": "2026-01-01",
-        "data": {"object": obj},
-    }
-
-
-async def deliver(
-    client: AsyncClient, event: dict[str, Any], *, secret: str = WHSEC, timestamp: int | None = None
-) -> Response:
-    payload = json.dumps(event)
-    header = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)
-    return await client.post(
-        "/api/v1/payments/webhook",
-        content=payload,
-        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
-    )
+from tests.factories import Member, make_staff
+from tests.stripe_support import FakeStripe, deliver, paid_booking, stripe_event
 
 
 async def test_without_stripe_payments_answer_503_and_the_rest_works(
     client: AsyncClient, owner: Member, session: AsyncSession
 ) -> None:
-    booking = await _booking(session, owner)
+    booking = await paid_booking(session, owner)
     response = await client.post(
         "/api/v1/payments/create-payment-intent",
         headers=owner.headers,
@@ -199,7 +39,7 @@ async def test_without_stripe_payments_answer_503_and_the_rest_works(
 async def test_pay_a_booking_then_the_webhook_confirms_it_exactly_once(
     pay: AsyncClient, owner: Member, session: AsyncSession
 ) -> None:
-    booking = await _booking(session, owner)
+    booking = await paid_booking(session, owner)
     created = await pay.post(
         "/api/v1/payments/create-payment-intent",
         headers=owner.headers,
@@ -229,8 +69,10 @@ async def test_pay_a_booking_then_the_webhook_confirms_it_exactly_once(
         "status": "succeeded",
         "amount_received": 6000,
     }
-    failed_late = _event("payment_intent.payment_failed", intent, created=int(time.time()) + 5)
-    succeeded = _event("payment_intent.succeeded", intent)
+    failed_late = stripe_event(
+        "payment_intent.payment_failed", intent, created=int(time.time()) + 5
+    )
+    succeeded = stripe_event("payment_intent.succeeded", intent)
     for event in (succeeded, succeeded, failed_late, succeeded):  # redelivered and out of order
         response = await deliver(pay, event)
         assert response.status_code == 200, response.text
@@ -263,7 +105,7 @@ async def test_pay_a_booking_then_the_webhook_confirms_it_exactly_once(
 async def test_a_failed_payment_cancels_the_pending_booking(
     pay: AsyncClient, owner: Member, session: AsyncSession
 ) -> None:
-    booking = await _booking(session, owner)
+    booking = await paid_booking(session, owner)
     body = (
         await pay.post(
             "/api/v1/payments/create-payment-intent",
@@ -272,7 +114,9 @@ async def test_a_failed_payment_cancels_the_pending_booking(
         )
     ).json()
     intent = {**FakeStripe.intents[body["payment_intent_id"]], "status": "requires_payment_method"}
-    assert (await deliver(pay, _event("payment_intent.payment_failed", intent))).status_code == 200
+    assert (
+        await deliver(pay, stripe_event("payment_intent.payment_failed", intent))
+    ).status_code == 200
     await session.refresh(booking)
     assert booking.status == BookingStatus.CANCELLED
 
@@ -286,9 +130,10 @@ async def test_connected_accounts_get_the_tier_fee_and_live_mode_refuses_without
 ) -> None:
     organization = await session.get_one(Organization, owner.organization.id)
     organization.stripe_account_id = "acct_practice_1"
+    organization.stripe_charges_enabled = True  # onboarding finished (tests/test_connect.py)
     organization.tier = OrgTier.PRO
     await session.flush()
-    booking = await _booking(session, owner, price=10000)
+    booking = await paid_booking(session, owner, price=10000)
     assert (
         await pay.post(
             "/api/v1/payments/create-payment-intent",
@@ -306,7 +151,7 @@ async def test_connected_accounts_get_the_tier_fee_and_live_mode_refuses_without
         update={"stripe_secret_key": SecretStr("sk_live_fake_0123456789")}
     )
     app = create_app(live, database=database)
-    other = await _booking(session, owner)
+    other = await paid_booking(session, owner)
     async with (
         LifespanManager(app),
         AsyncClient(transport=ASGITransport(app), base_url="http://test") as client,
@@ -325,13 +170,13 @@ async def test_connected_accounts_get_the_tier_fee_and_live_mode_refuses_without
 async def test_bad_webhooks_are_refused_and_change_nothing(
     pay: AsyncClient, owner: Member, session: AsyncSession
 ) -> None:
-    event = _event(
+    event = stripe_event(
         "payment_intent.succeeded", {"id": "pi_x", "object": "payment_intent", "metadata": {}}
     )
     assert (await deliver(pay, event, secret="whsec_someone_else")).status_code == 400
     stale = int(time.time()) - 3600
     assert (await deliver(pay, event, timestamp=stale)).status_code == 400  # replayed after 300 s
-    live = _event(
+    live = stripe_event(
         "payment_intent.succeeded", {"id": "pi_y", "object": "payment_intent"}, livemode=True
     )
     assert (await deliver(pay, live)).status_code == 400  # test key: live events refused
@@ -339,7 +184,9 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
         "/api/v1/payments/webhook", content=b"{not json", headers={"Stripe-Signature": "t=1,v1=abc"}
     )
     assert garbage.status_code == 400
-    unknown = await deliver(pay, _event("invoice.created", {"id": "in_1", "object": "invoice"}))
+    unknown = await deliver(
+        pay, stripe_event("invoice.created", {"id": "in_1", "object": "invoice"})
+    )
     assert unknown.status_code == 200 and unknown.json()["outcome"].startswith("ignored")
     assert (
         await session.scalar(select(func.count()).select_from(StripeEvent)) == 1
@@ -352,14 +199,14 @@ async def test_other_practices_bookings_and_free_bookings(
     from tests.factories import make_owner
 
     stranger = await make_owner(session, settings)
-    booking = await _booking(session, owner)
+    booking = await paid_booking(session, owner)
     foreign = await pay.post(
         "/api/v1/payments/create-payment-intent",
         headers=stranger.headers,
         json={"booking_id": str(booking.id)},
     )
     assert foreign.status_code == 404
-    free = await _booking(session, owner, price=0)
+    free = await paid_booking(session, owner, price=0)
     assert (
         await pay.post(
             "/api/v1/payments/create-payment-intent",
@@ -401,7 +248,7 @@ async def test_subscription_checkout_and_lifecycle_move_the_tier(
     assert FakeStripe.requests[-1]["params"]["line_items[0][price]"] == "price_pro_test"
     org_id = str(owner.organization.id)
     now = int(time.time())
-    completed = _event(
+    completed = stripe_event(
         "checkout.session.completed",
         {
             "id": "cs_1",
@@ -416,7 +263,7 @@ async def test_subscription_checkout_and_lifecycle_move_the_tier(
         },
         created=now,
     )
-    upgraded = _event(
+    upgraded = stripe_event(
         "customer.subscription.updated",
         {
             "id": "sub_1",
@@ -427,7 +274,7 @@ async def test_subscription_checkout_and_lifecycle_move_the_tier(
         },
         created=now + 10,
     )
-    older = _event(
+    older = stripe_event(
         "customer.subscription.updated",
         {
             "id": "sub_1",
@@ -451,7 +298,7 @@ async def test_subscription_checkout_and_lifecycle_move_the_tier(
     assert portal.status_code == 200 and portal.json()["url"].startswith(
         "https://billing.stripe.test/"
     )
-    deleted = _event(
+    deleted = stripe_event(
         "customer.subscription.deleted",
         {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "canceled"},
         created=now + 20,
@@ -466,6 +313,8 @@ async def test_subscription_checkout_and_lifecycle_move_the_tier(
         "subscription_status": "canceled",
         "stripe_mode": "test",
         "has_connected_account": False,
+        "charges_enabled": False,
+        "payouts_enabled": False,
     }
 
 
@@ -477,7 +326,7 @@ async def test_confirmation_emails_go_to_patient_and_therapist(
 
     from kura.payments.confirmations import send_confirmations
 
-    booking = await _booking(session, owner)
+    booking = await paid_booking(session, owner)
     assert await send_confirmations(database, settings, booking.id) == 2
     outbox = settings.kura_data_dir / "outbox" / "email"
     recipients = {
@@ -490,7 +339,7 @@ async def test_confirmation_emails_go_to_patient_and_therapist(
 async def test_a_signed_event_cannot_confirm_a_different_amount_or_a_malformed_one_500(
     pay: AsyncClient, owner: Member, session: AsyncSession
 ) -> None:
-    booking = await _booking(session, owner)
+    booking = await paid_booking(session, owner)
     created = await pay.post(
         "/api/v1/payments/create-payment-intent",
         headers=owner.headers,
@@ -498,13 +347,13 @@ async def test_a_signed_event_cannot_confirm_a_different_amount_or_a_malformed_o
     )
     intent_id = created.json()["payment_intent_id"]
     cheap = {**FakeStripe.intents[intent_id], "status": "succeeded", "amount_received": 100}
-    response = await deliver(pay, _event("payment_intent.succeeded", cheap))
+    response = await deliver(pay, stripe_event("payment_intent.succeeded", cheap))
     assert response.status_code == 200 and "amount" in response.json()["outcome"]
     other_currency = {**cheap, "amount_received": 6000, "currency": "usd"}
-    response = await deliver(pay, _event("payment_intent.succeeded", other_currency))
+    response = await deliver(pay, stripe_event("payment_intent.succeeded", other_currency))
     assert "currency" in response.json()["outcome"]
     await session.refresh(booking)
     assert booking.status == BookingStatus.PENDING
-    malformed = _event("payment_intent.succeeded", {"object": "payment_intent"})  # no id
+    malformed = stripe_event("payment_intent.succeeded", {"object": "payment_intent"})  # no id
     answer = await deliver(pay, malformed)
     assert answer.status_code == 400 and answer.json()["error"] == "bad_request"

@@ -29,8 +29,8 @@ class BriefingFacts:
     first_appointment: time | None = None
     risk_patients: list[str] = field(default_factory=list)  # names, clinical users only
     open_alerts: int = 0
-    income_24h: Decimal = Decimal(0)
-    currency: str = "EUR"
+    # Net of refunds, per currency (ISO code, lower case as Stripe writes it), largest first.
+    income_24h: dict[str, Decimal] = field(default_factory=dict)
     pending_items: int = 0
 
 
@@ -88,14 +88,19 @@ async def _agenda(session: AsyncSession, auth: Authenticated, day: date) -> tupl
     return int(count), first.astimezone(zone).time() if first else None
 
 
-async def _income_24h(session: AsyncSession, auth: Authenticated) -> Decimal:
-    """Succeeded patient payments of the last 24 hours (the payments table is the source)."""
-    cents = await session.scalar(
-        select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
+async def _income_24h(session: AsyncSession, auth: Authenticated) -> dict[str, Decimal]:
+    """Succeeded patient payments of the last 24 hours less their refunds, per currency (the
+    payments table is the source; amounts in different currencies are never added up)."""
+    net = func.sum(Payment.amount_cents - Payment.refunded_cents)
+    rows = await session.execute(
+        select(Payment.currency, net)
+        .where(
             Payment.organization_id == auth.organization.id,
             Payment.kind == PaymentKind.BOOKING,
             Payment.status == PaymentStatus.SUCCEEDED,
             Payment.succeeded_at >= utcnow() - timedelta(hours=24),
         )
+        .group_by(Payment.currency)
+        .order_by(net.desc(), Payment.currency)
     )
-    return Decimal(int(cents or 0)) / 100
+    return {currency.lower(): Decimal(int(cents)) / 100 for currency, cents in rows if cents}

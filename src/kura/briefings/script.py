@@ -94,7 +94,7 @@ def template_script(facts: BriefingFacts) -> str:
         parts.append("No tienes citas en la agenda de hoy.")
     if facts.income_24h:
         parts.append(
-            f"En las últimas veinticuatro horas has ingresado {facts.income_24h:.2f} euros."
+            f"En las últimas veinticuatro horas has ingresado {spoken_income(facts, 'es')}."
         )
     else:
         parts.append("No ha habido ingresos en las últimas veinticuatro horas.")
@@ -134,7 +134,7 @@ def _template_en(facts: BriefingFacts) -> str:
     else:
         parts.append("There are no appointments in today's agenda.")
     if facts.income_24h:
-        parts.append(f"In the last twenty-four hours you received {facts.income_24h:.2f} euros.")
+        parts.append(f"In the last twenty-four hours you received {spoken_income(facts, 'en')}.")
     else:
         parts.append("There was no income in the last twenty-four hours.")
     if facts.pending_items:
@@ -146,6 +146,37 @@ def _template_en(facts: BriefingFacts) -> str:
         "Have a good day."
     )
     return " ".join(parts)
+
+
+# How a currency is read aloud; another one is spelled by its ISO code.
+_CURRENCY_NAMES = {
+    "es": {
+        "eur": "euros",
+        "usd": "dólares estadounidenses",
+        "gbp": "libras esterlinas",
+        "mxn": "pesos mexicanos",
+        "chf": "francos suizos",
+    },
+    "en": {
+        "eur": "euros",
+        "usd": "US dollars",
+        "gbp": "pounds sterling",
+        "mxn": "Mexican pesos",
+        "chf": "Swiss francs",
+    },
+}
+
+
+def spoken_income(facts: BriefingFacts, language: str) -> str:
+    """ "60.00 euros y 20.00 dólares estadounidenses": each currency on its own."""
+    names = _CURRENCY_NAMES["es" if language == "es" else "en"]
+    amounts = [
+        f"{amount:.2f} {names.get(code, code.upper())}" for code, amount in facts.income_24h.items()
+    ]
+    if len(amounts) <= 1:
+        return "".join(amounts)
+    joiner = " y " if language == "es" else " and "
+    return ", ".join(amounts[:-1]) + joiner + amounts[-1]
 
 
 _PROMPT = """Write the spoken morning briefing (30 to 45 seconds, plain text, no lists, no
@@ -186,7 +217,7 @@ def pseudonymized_facts(facts: BriefingFacts, pseudonyms: Pseudonymizer) -> dict
         "first_appointment": facts.first_appointment.strftime("%H:%M")
         if facts.first_appointment
         else None,
-        "income_last_24h_eur": str(facts.income_24h),
+        "income_last_24h": spoken_income(facts, facts.language) or "none",
         "pending_items": facts.pending_items,
     }
 

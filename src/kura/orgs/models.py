@@ -45,6 +45,11 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
     # Stripe: the practice's connected account (patients pay it directly, less the platform's
     # fee) and its own subscription to KURA OS.
     stripe_account_id: Mapped[str | None] = mapped_column(String(255))
+    # What Stripe last said of that account (account.updated): live charges need the first.
+    stripe_charges_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    stripe_payouts_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    stripe_details_submitted: Mapped[bool] = mapped_column(default=False, server_default="false")
+    stripe_account_synced_at: Mapped[datetime | None]
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     subscription_status: Mapped[str | None] = mapped_column(String(32))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,20 +12,24 @@ from sqlalchemy.dialects.postgresql import insert
 
 from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import CurrentAuth, Owner
+from kura.bookings.service import get_booking
 from kura.config import Settings, secret_value
 from kura.db.session import DbSession
 from kura.errors import BadRequest, ServiceUnavailable
 from kura.handlers import Responses
 from kura.logging import get_logger
 from kura.orgs.models import Organization
-from kura.payments import events, service
+from kura.payments import connect, events, refunds, service
 from kura.payments.models import StripeEvent
 from kura.payments.schemas import (
     BillingStatus,
     CheckoutRequest,
+    OnboardingLink,
     PaymentIntentCreated,
     PaymentIntentRequest,
     RedirectUrl,
+    RefundRequest,
+    RefundResult,
 )
 from kura.payments.stripe_client import stripe_mode
 from kura.request_info import client_ip
@@ -73,6 +78,53 @@ async def create_payment_intent(
     return created
 
 
+@router.post(
+    "/bookings/{booking_id}/refund",
+    response_model=RefundResult,
+    responses={
+        **STRIPE_ERRORS,
+        400: {"description": "amount_cents is not between 1 and what is left to refund"},
+        403: {"description": "Not the practice owner"},
+        404: {"description": "No such booking in your practice"},
+        409: {"description": "Nothing paid, or already refunded in full"},
+    },
+)
+async def refund_booking(
+    booking_id: uuid.UUID,
+    body: RefundRequest,
+    request: Request,
+    auth: Owner,
+    session: DbSession,
+) -> RefundResult:
+    """Refund a paid booking, in full or in part (owner only)."""
+    booking = await get_booking(session, auth, booking_id)
+    payment = await refunds.paid_payment(session, booking)
+    amount = await refunds.refund(
+        session, _settings(request), payment, amount_cents=body.amount_cents, reason=body.reason
+    )
+    await record(
+        session,
+        AuditAction.REFUND_ISSUED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="payment",
+        target_id=payment.id,
+        ip=client_ip(request),
+        details={
+            "booking_id": str(booking.id),
+            "amount_cents": amount,
+            "currency": payment.currency,
+            "reason": body.reason,
+        },
+    )
+    return RefundResult(
+        refunded_cents=amount,
+        total_refunded_cents=payment.refunded_cents,
+        amount_cents=payment.amount_cents,
+        currency=payment.currency,
+    )
+
+
 @router.get("/billing/status", response_model=BillingStatus)
 async def billing_status(request: Request, auth: CurrentAuth) -> BillingStatus:
     """Your practice's tier and subscription, and whether Stripe runs in live or test mode."""
@@ -82,7 +134,29 @@ async def billing_status(request: Request, auth: CurrentAuth) -> BillingStatus:
         subscription_status=organization.subscription_status,
         stripe_mode=stripe_mode(_settings(request)),
         has_connected_account=organization.stripe_account_id is not None,
+        charges_enabled=organization.stripe_charges_enabled,
+        payouts_enabled=organization.stripe_payouts_enabled,
     )
+
+
+@router.post(
+    "/connect/onboarding",
+    response_model=OnboardingLink,
+    responses={**STRIPE_ERRORS, 403: {"description": "Not the practice owner"}},
+)
+async def connect_onboarding(request: Request, auth: Owner, session: DbSession) -> OnboardingLink:
+    """Connect your practice's Stripe account (owner): a link to Stripe's onboarding pages."""
+    url, expires_at = await connect.onboarding_link(session, _settings(request), auth)
+    await record(
+        session,
+        AuditAction.PAYOUT_ACCOUNT_ONBOARDING,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="organization",
+        target_id=auth.user.organization_id,
+        ip=client_ip(request),
+    )
+    return OnboardingLink(url=url, expires_at=expires_at)
 
 
 @router.post(
@@ -202,5 +276,12 @@ async def _dispatch(
             return await events.subscription_changed(session, settings, event, deleted=False)
         case "customer.subscription.deleted":
             return await events.subscription_changed(session, settings, event, deleted=True)
+        case "account.updated":
+            return await connect.account_updated(session, event)
+        case "charge.refunded":
+            payment, outcome = await refunds.charge_refunded(session, obj)
+            if payment is not None:
+                await events.audit_payment(session, AuditAction.PAYMENT_REFUNDED, payment, outcome)
+            return outcome
         case _:
             return "ignored: event type not handled"

@@ -22,7 +22,7 @@ log = get_logger(__name__)
 ENDED = {"canceled", "unpaid", "incomplete_expired"}
 
 
-async def _audit(
+async def audit_payment(
     session: AsyncSession, action: AuditAction, payment: Payment, outcome: str
 ) -> None:
     """Stripe's word, recorded with amounts and ids (the actor is Stripe: none of ours)."""
@@ -124,7 +124,7 @@ async def payment_succeeded(session: AsyncSession, intent: Any) -> str:
             await session.flush()
             await queue_booking_confirmation(session, booking.id)
     await session.flush()
-    await _audit(session, AuditAction.PAYMENT_SUCCEEDED, payment, outcome)
+    await audit_payment(session, AuditAction.PAYMENT_SUCCEEDED, payment, outcome)
     return outcome
 
 
@@ -139,7 +139,7 @@ async def payment_failed(session: AsyncSession, intent: Any) -> str:
     if booking is not None and booking.status == BookingStatus.PENDING:
         booking.status = BookingStatus.CANCELLED
     await session.flush()
-    await _audit(session, AuditAction.PAYMENT_FAILED, payment, "booking cancelled")
+    await audit_payment(session, AuditAction.PAYMENT_FAILED, payment, "booking cancelled")
     return "payment failed, booking cancelled"
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum, utcnow
@@ -27,7 +27,12 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
     """The single source for income figures (succeeded rows only)."""
 
     __tablename__ = "payment"
-    __table_args__ = (Index("ix_payment_org_succeeded", "organization_id", "succeeded_at"),)
+    __table_args__ = (
+        Index("ix_payment_org_succeeded", "organization_id", "succeeded_at"),
+        CheckConstraint(
+            "refunded_cents >= 0 AND refunded_cents <= amount_cents", name="refund_within_amount"
+        ),
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE")
@@ -47,6 +52,8 @@ class Payment(UUIDPrimaryKey, Timestamps, Base):
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
     livemode: Mapped[bool] = mapped_column(default=False)
     succeeded_at: Mapped[datetime | None]
+    # Refunded so far (our refunds and Stripe's `charge.refunded`, which only ever raises it).
+    refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class StripeEvent(Base):

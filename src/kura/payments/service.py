@@ -91,6 +91,12 @@ async def _new_intent(
         "metadata": {"booking_id": str(booking.id), "organization_id": str(organization.id)},
     }
     fee = 0
+    if organization.stripe_account_id and not organization.stripe_charges_enabled:
+        # Stripe refuses a destination charge to an account without its capabilities.
+        raise Conflict(
+            "This practice's Stripe account cannot take charges yet: finish Stripe's "
+            "onboarding (POST /api/v1/connect/onboarding gives a new link)."
+        )
     if organization.stripe_account_id:
         fee = application_fee(booking.amount_cents, organization.tier)
         params["application_fee_amount"] = fee

@@ -1,0 +1,94 @@
+"""Refunds of booking payments: full or partial, through Stripe, never more than was paid.
+
+For a destination charge (the practice's connected account) the transfer is reversed and the
+platform's fee refunded in proportion, so the money comes back from where it went.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kura.bookings.models import Booking
+from kura.config import Settings
+from kura.errors import BadRequest, Conflict
+from kura.payments.models import Payment, PaymentKind, PaymentStatus
+from kura.payments.service import _stripe_error
+from kura.payments.stripe_client import stripe_client
+
+REASONS = ("requested_by_customer", "duplicate", "fraudulent")  # Stripe's own
+
+
+async def paid_payment(session: AsyncSession, booking: Booking) -> Payment:
+    payment = await session.scalar(
+        select(Payment)
+        .where(
+            Payment.booking_id == booking.id,
+            Payment.kind == PaymentKind.BOOKING,
+            Payment.status == PaymentStatus.SUCCEEDED,
+        )
+        .with_for_update()
+    )
+    if payment is None or payment.stripe_payment_intent_id is None:
+        raise Conflict("This booking has no payment to refund.")
+    return payment
+
+
+async def refund(
+    session: AsyncSession,
+    settings: Settings,
+    payment: Payment,
+    *,
+    amount_cents: int | None,
+    reason: str,
+) -> int:
+    """Refund `amount_cents` (all that is left when None); returns the amount refunded."""
+    import stripe
+
+    left = payment.amount_cents - payment.refunded_cents
+    if left <= 0:
+        raise Conflict("This payment has already been refunded in full.")
+    amount = left if amount_cents is None else amount_cents
+    if not 0 < amount <= left:
+        raise BadRequest(f"amount_cents must be between 1 and {left} (what is left to refund).")
+    params: dict[str, Any] = {
+        "payment_intent": payment.stripe_payment_intent_id,
+        "amount": amount,
+        "reason": reason,
+        "metadata": {"payment_id": str(payment.id)},
+    }
+    if payment.application_fee_cents:
+        params |= {"reverse_transfer": True, "refund_application_fee": True}
+    try:
+        await stripe_client(settings).v1.refunds.create_async(
+            params,  # type: ignore[arg-type]  # a plain dict for the SDK's TypedDict params
+            # The same refund asked twice (a retried request) is made once.
+            {"idempotency_key": f"refund-{payment.id}-{payment.refunded_cents}-{amount}"},
+        )
+    except stripe.StripeError as exc:
+        raise _stripe_error(exc) from None
+    payment.refunded_cents += amount
+    await session.flush()
+    return amount
+
+
+async def charge_refunded(
+    session: AsyncSession, charge: dict[str, Any]
+) -> tuple[Payment | None, str]:
+    """Stripe's running total of what was refunded on the charge: it only raises ours. The
+    payment comes back only when this event changed it."""
+    payment = await session.scalar(
+        select(Payment)
+        .where(Payment.stripe_payment_intent_id == str(charge["payment_intent"]))
+        .with_for_update()
+    )
+    if payment is None:
+        return None, "ignored: no payment of ours"
+    total = min(int(charge["amount_refunded"]), payment.amount_cents)
+    if total <= payment.refunded_cents:
+        return None, "refund already recorded"
+    payment.refunded_cents = total
+    await session.flush()
+    return payment, f"refunded {total} of {payment.amount_cents}"

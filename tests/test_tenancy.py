@@ -26,6 +26,7 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("post", "/api/v1/notes/{note_id}/addenda"): {"content": "Añadido"},
     ("post", "/api/v1/notes/{note_id}/strike"): {"reason": "Paciente equivocado"},
     ("post", "/api/v1/patients/{patient_id}/restrict"): {},
+    ("post", "/api/v1/bookings/{booking_id}/refund"): {},
     ("patch", "/api/v1/staff/{user_id}"): {"role": "ASSISTANT"},
     ("patch", "/api/v1/admin/users/{user_id}"): {"is_superuser": True},
     ("patch", "/api/v1/admin/organizations/{organization_id}"): {"whatsapp_number": None},

@@ -116,7 +116,7 @@ async def test_edits_of_a_day_old_draft_keep_versions(
     assert later.json()["version"] == 2
     again = await client.patch(url, headers=owner.headers, json={"content": "Final"})
     assert again.json()["version"] == 3
-    versions = (await client.get(f"{url}/versions", headers=owner.headers)).json()
+    versions = (await client.get(f"{url}/versions", headers=owner.headers)).json()["items"]
     assert [(v["version"], v["content"]) for v in versions] == [(1, "Corregida"), (2, "Revisada")]
     unchanged = await client.patch(url, headers=owner.headers, json={"is_private": True})
     assert unchanged.json()["version"] == 3  # only text changes are versioned

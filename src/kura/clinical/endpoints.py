@@ -18,7 +18,7 @@ from kura.clinical.schemas import (
     NotePage,
     NoteRead,
     NoteUpdate,
-    NoteVersionRead,
+    NoteVersionPage,
     StrikeRequest,
 )
 from kura.db.session import DbSession
@@ -213,14 +213,18 @@ async def strike_note(
 
 @router.get(
     "/notes/{note_id}/versions",
-    response_model=list[NoteVersionRead],
+    response_model=NoteVersionPage,
     responses=FORBIDDEN_OR_MISSING,
 )
 async def list_versions(
-    note_id: uuid.UUID, auth: ClinicalStaff, request: Request, session: DbSession
-) -> list[NoteVersionRead]:
+    note_id: uuid.UUID,
+    auth: ClinicalStaff,
+    request: Request,
+    session: DbSession,
+    pages: Pagination,
+) -> NoteVersionPage:
     """The texts a draft had before each later edit, oldest first."""
     note = await repository.get_readable(session, auth, note_id, include_deleted=True)
-    rows = await service.versions(session, note)
+    rows, total = await paginate(session, service.versions_of(note), pages)
     await _audit(session, auth, request, AuditAction.NOTE_VIEWED, note, versions=True)
-    return [NoteVersionRead.model_validate(row) for row in rows]
+    return NoteVersionPage.of(rows, total, pages)

@@ -105,5 +105,9 @@ class NoteVersionRead(BaseModel):
     replaced_by_id: uuid.UUID | None
 
 
+class NoteVersionPage(Page[NoteVersionRead]):
+    """A draft's earlier texts, a page at a time."""
+
+
 class NotePage(Page[NoteRead]):
     """Clinical notes, a page at a time."""

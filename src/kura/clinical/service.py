@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.aletheia.screen import Risk, screen_text
@@ -284,8 +284,5 @@ async def screen_note(
     )
 
 
-async def versions(session: AsyncSession, note: ClinicalNote) -> list[NoteVersion]:
-    rows = await session.scalars(
-        select(NoteVersion).where(NoteVersion.note_id == note.id).order_by(NoteVersion.version)
-    )
-    return list(rows)
+def versions_of(note: ClinicalNote) -> Select[NoteVersion]:
+    return select(NoteVersion).where(NoteVersion.note_id == note.id).order_by(NoteVersion.version)

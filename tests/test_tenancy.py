@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kura.bookings.models import Booking, Service
+from kura.bookings.models import AvailabilityException, Booking, ExceptionKind, Service
 from kura.clinical.models import ClinicalNote
 from kura.config import Settings
 from kura.monitoring.models import RiskAlert
@@ -33,6 +33,27 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("patch", "/api/v1/monitoring/settings"): {"monitoring_ack_message": "Hola"},
     ("patch", "/api/v1/services/{service_id}"): {"name": "Otro"},
     ("patch", "/api/v1/bookings/{booking_id}"): {"status": "CANCELLED"},
+    ("put", "/api/v1/staff/{user_id}/availability/weekly"): {
+        "hours": [{"weekday": 0, "starts_at": "09:00", "ends_at": "13:00"}]
+    },
+    ("post", "/api/v1/staff/{user_id}/availability/time-off"): {
+        "starts_at": "2026-12-24T00:00:00+01:00",
+        "ends_at": "2026-12-27T00:00:00+01:00",
+    },
+    ("post", "/api/v1/staff/{user_id}/availability/openings"): {
+        "starts_at": "2026-12-28T09:00:00+01:00",
+        "ends_at": "2026-12-28T13:00:00+01:00",
+    },
+    ("post", "/api/v1/public/booking/{practice_slug}/bookings"): {
+        "service_id": "00000000-0000-0000-0000-000000000000",
+        "starts_at": "2026-12-01T10:00:00+01:00",
+        "full_name": "Ana",
+        "email": "ana@example.org",
+        "consents": {"privacy": True},
+    },
+    ("post", "/api/v1/public/booking/manage/{token}/reschedule"): {
+        "starts_at": "2026-12-01T10:00:00+01:00"
+    },
 }
 # Platform routes act across organizations by design; for non-superusers they answer 403.
 PLATFORM_ROUTES = {
@@ -94,6 +115,14 @@ async def test_every_id_route_hides_other_organizations(
         currency="eur",
     )
     session.add(booking)
+    time_off = AvailabilityException(
+        organization_id=victim.organization.id,
+        therapist_id=victim_staff.user.id,
+        kind=ExceptionKind.TIME_OFF,
+        starts_at=datetime(2026, 12, 24, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 25, tzinfo=UTC),
+    )
+    session.add(time_off)
     await session.flush()
     ids = {
         "service_id": service.id,
@@ -104,6 +133,11 @@ async def test_every_id_route_hides_other_organizations(
         "user_id": victim_staff.user.id,
         "organization_id": victim.organization.id,
         "filename": "backup_2026-01-01_00-00.sql.gz",
+        "entry_id": time_off.id,
+        # Public routes are reached by address and link, not by membership (anyone may use
+        # the victim's real slug): unknown ones must be 404, never 500.
+        "practice_slug": "no-such-practice",
+        "token": "not-a-manage-token-0123456789",
     }
     intruder = await make_owner(session, settings)
 

@@ -152,8 +152,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 def _api_routers() -> list[APIRouter]:
     from kura.audit.endpoints import router as audit
     from kura.auth.endpoints import router as auth
+    from kura.auth.mfa_endpoints import router as mfa
+    from kura.auth.practice_security import router as practice_security
     from kura.backups.endpoints import router as backups
+    from kura.bookings.availability_endpoints import page_router as booking_page
+    from kura.bookings.availability_endpoints import router as availability
     from kura.bookings.endpoints import router as bookings
+    from kura.bookings.public_endpoints import router as public_booking
     from kura.briefings.endpoints import router as briefings
     from kura.clinical.endpoints import router as clinical
     from kura.monitoring.endpoints import router as monitoring
@@ -167,10 +172,14 @@ def _api_routers() -> list[APIRouter]:
 
     return [
         auth,
+        mfa,
         users,
         patients,
         clinical,
         bookings,
+        availability,
+        booking_page,
+        public_booking,
         payments,
         monitoring,
         webhooks,
@@ -180,6 +189,7 @@ def _api_routers() -> list[APIRouter]:
         status,
         organizations_admin,
         practice_records,
+        practice_security,
     ]
 
 

@@ -74,6 +74,10 @@ _TAGS = {
     "practice": "Your practice's own settings: record retention and note headings, closure "
     "and export (the owner changes them).",
     "bookings": "The services your practice offers, and its agenda.",
+    "availability": "Therapists' weekly hours, time off and one-off openings (the owner "
+    "manages anyone's, a therapist their own, assistants read).",
+    "public-booking": "Self-booking without an account: a practice's online services, free "
+    "slots and bookings, and the patient's manage link (cancel, move). Rate-limited per IP.",
     "payments": "Payment of bookings, your practice's subscription, and Stripe's webhook.",
     "monitoring": "WhatsApp monitoring of consenting patients: enrollment, messages, daily "
     "analyses, risk alerts and your practice's settings (owners and therapists; reads are "

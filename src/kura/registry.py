@@ -10,7 +10,8 @@ from kura.auth import tasks as auth_tasks
 from kura.auth.models import AuthSession, AuthThrottle, PasswordToken, PlatformState
 from kura.backups import tasks as backup_tasks
 from kura.backups.schedule import schedule_backups
-from kura.bookings.models import Booking, Service
+from kura.bookings import tasks as booking_tasks
+from kura.bookings.models import AvailabilityException, Booking, Service, WeeklyHours
 from kura.briefings import tasks as briefing_tasks
 from kura.briefings.models import DailyBriefing
 from kura.clinical.models import ClinicalNote, NoteAddendum, NoteVersion
@@ -31,6 +32,7 @@ job_app.add_tasks_from(backup_tasks.blueprint, namespace="backups")
 job_app.add_tasks_from(monitoring_tasks.blueprint, namespace="monitoring")
 job_app.add_tasks_from(briefing_tasks.blueprint, namespace="briefings")
 job_app.add_tasks_from(payment_tasks.blueprint, namespace="payments")
+job_app.add_tasks_from(booking_tasks.blueprint, namespace="bookings")
 job_app.add_tasks_from(patient_tasks.blueprint, namespace="patients")
 add_schedule(schedule_backups)
 
@@ -38,6 +40,7 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "AuthThrottle",
+    "AvailabilityException",
     "Base",
     "Booking",
     "ClinicalNote",
@@ -55,5 +58,6 @@ __all__ = [
     "Service",
     "StripeEvent",
     "User",
+    "WeeklyHours",
     "job_app",
 ]

@@ -74,6 +74,11 @@ class AuditAction(StrEnum):
     PRACTICE_CLOSURE_REQUESTED = "practice.closure_requested"
     PRACTICE_CLOSURE_CANCELLED = "practice.closure_cancelled"
     PRACTICE_ERASED = "practice.erased"
+    EXPORT_REQUESTED = "export.requested"
+    EXPORT_COMPLETED = "export.completed"  # counts per part, never content
+    EXPORT_FAILED = "export.failed"
+    EXPORT_DOWNLOADED = "export.downloaded"
+    EXPORT_EXPIRED = "export.expired"  # the file deleted after EXPORT_RETENTION_DAYS
     BACKUP_CREATED = "backup.created"
     BACKUP_DOWNLOADED = "backup.downloaded"
     BACKUP_DELETED = "backup.deleted"

@@ -34,7 +34,9 @@ from kura.request_info import client_ip
 
 router = APIRouter(tags=["bookings"])
 MISSING: Responses = {404: {"description": "Not in your practice"}}
-FULL: Responses = {409: {"description": "The time is full for this service"}}
+FULL: Responses = {
+    409: {"description": "The time is full for this service, or the therapist is busy then"}
+}
 BAD_THERAPIST: Responses = {
     400: {"description": "therapist_id is not an active clinician of your practice"}
 }
@@ -135,9 +137,14 @@ async def list_bookings(
 async def create_booking(
     body: BookingCreate, auth: CurrentAuth, request: Request, session: DbSession
 ) -> Booking:
-    """Book a patient into a service (409 when the service is full at that time)."""
-    booking = await bookings.create_booking(session, auth, body)
+    """Book a patient (409 when the service is full or the therapist busy at that time)."""
+    from kura.bookings.tasks import queue_booking_email
+
+    booking = await bookings.create_booking(
+        session, auth, body, settings=request.app.state.settings
+    )
     await _audit(session, auth, request, AuditAction.BOOKING_CREATED, booking)
+    await queue_booking_email(session, booking.id, "created")
     return booking
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from kura.bookings.models import BookingStatus
+from kura.bookings.models import BookingSource, BookingStatus
 from kura.inputs import Input
 from kura.pagination import Page
 from kura.users.schemas import FullName
@@ -24,12 +24,26 @@ def _currency(value: str) -> str:
 Currency = Annotated[str, AfterValidator(_currency)]
 
 
+BufferMinutes = Annotated[int, Field(ge=0, le=720, description="Kept free after each session")]
+NoticeMinutes = Annotated[
+    int, Field(ge=0, le=60 * 24 * 90, description="Online bookings at least this far ahead")
+]
+CancelHours = Annotated[
+    int,
+    Field(ge=0, le=24 * 60, description="Patients cancel or move by link until this long before"),
+]
+
+
 class ServiceCreate(Input):
     name: FullName
     duration_minutes: int = Field(gt=0, le=24 * 60)
     price_cents: int = Field(ge=0, le=10_000_000)
     currency: Currency = "eur"
     capacity: int = Field(default=1, ge=1, le=1000)
+    buffer_minutes: BufferMinutes = 0
+    min_notice_minutes: NoticeMinutes = 0
+    cancellation_window_hours: CancelHours = 24
+    bookable_online: bool = False
 
 
 class ServiceUpdate(Input):
@@ -38,6 +52,10 @@ class ServiceUpdate(Input):
     price_cents: int | None = Field(default=None, ge=0, le=10_000_000)
     capacity: int | None = Field(default=None, ge=1, le=1000)
     active: bool | None = None
+    buffer_minutes: BufferMinutes | None = None
+    min_notice_minutes: NoticeMinutes | None = None
+    cancellation_window_hours: CancelHours | None = None
+    bookable_online: bool | None = None
 
 
 class ServiceRead(BaseModel):
@@ -50,6 +68,10 @@ class ServiceRead(BaseModel):
     currency: str
     capacity: int
     active: bool
+    buffer_minutes: int
+    min_notice_minutes: int
+    cancellation_window_hours: int
+    bookable_online: bool
 
 
 class BookingCreate(Input):
@@ -77,6 +99,9 @@ class BookingRead(BaseModel):
     status: BookingStatus
     amount_cents: int
     currency: str
+    source: BookingSource
+    hold_expires_at: datetime | None
+    cancelled_at: datetime | None
 
 
 class ServicePage(Page[ServiceRead]):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy import CheckConstraint, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey, str_enum
+from kura.orgs.slugs import slugify, with_suffix
 
 
 class OrgType(StrEnum):
@@ -21,6 +23,15 @@ class OrgTier(StrEnum):
     BUILDER = "BUILDER"
     PRO = "PRO"
     CENTER = "CENTER"
+
+
+def _default_slug(context: DefaultExecutionContext) -> str:
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    slug = slugify(str(parameters.get("name") or ""))
+    taken = context.connection.execute(
+        text("SELECT 1 FROM organization WHERE slug = :slug"), {"slug": slug}
+    ).first()
+    return with_suffix(slug) if taken else slug
 
 
 class Organization(UUIDPrimaryKey, Timestamps, Base):
@@ -61,3 +72,6 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
     note_sections: Mapped[list[str] | None] = mapped_column(JSONB)
     closure_requested_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
+    # Public booking address (kura.orgs.slugs); NULL only for a practice created by the
+    # previous revision during a rollout (no public page until the owner sets one).
+    slug: Mapped[str | None] = mapped_column(String(63), unique=True, default=_default_slug)

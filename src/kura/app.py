@@ -152,8 +152,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 def _api_routers() -> list[APIRouter]:
     from kura.audit.endpoints import router as audit
     from kura.auth.endpoints import router as auth
-    from kura.auth.mfa_endpoints import router as mfa
-    from kura.auth.practice_security import router as practice_security
     from kura.backups.endpoints import router as backups
     from kura.bookings.availability_endpoints import page_router as booking_page
     from kura.bookings.availability_endpoints import router as availability
@@ -172,7 +170,6 @@ def _api_routers() -> list[APIRouter]:
 
     return [
         auth,
-        mfa,
         users,
         patients,
         clinical,
@@ -189,7 +186,6 @@ def _api_routers() -> list[APIRouter]:
         status,
         organizations_admin,
         practice_records,
-        practice_security,
     ]
 
 

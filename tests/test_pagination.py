@@ -20,6 +20,7 @@ COLLECTIONS = {
     "/api/v1/staff",
     "/api/v1/patients",
     "/api/v1/patients/{patient_id}/notes",
+    "/api/v1/notes/{note_id}/versions",
     "/api/v1/services",
     "/api/v1/bookings",
     "/api/v1/monitoring/risk-alerts",

@@ -23,6 +23,7 @@ COLLECTIONS = {
     "/api/v1/notes/{note_id}/versions",
     "/api/v1/services",
     "/api/v1/bookings",
+    "/api/v1/invoices",
     "/api/v1/monitoring/risk-alerts",
     "/api/v1/patients/{patient_id}/monitoring/messages",
     "/api/v1/patients/{patient_id}/monitoring/analyses",

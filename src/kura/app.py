@@ -159,6 +159,7 @@ def _api_routers() -> list[APIRouter]:
     from kura.bookings.public_endpoints import router as public_booking
     from kura.briefings.endpoints import router as briefings
     from kura.clinical.endpoints import router as clinical
+    from kura.invoices.endpoints import router as invoices
     from kura.monitoring.endpoints import router as monitoring
     from kura.monitoring.webhook import router as webhooks
     from kura.ops.status import router as status
@@ -178,6 +179,7 @@ def _api_routers() -> list[APIRouter]:
         booking_page,
         public_booking,
         payments,
+        invoices,
         monitoring,
         webhooks,
         briefings,

@@ -78,6 +78,8 @@ _TAGS = {
     "manages anyone's, a therapist their own, assistants read).",
     "public-booking": "Self-booking without an account: a practice's online services, free "
     "slots and bookings, and the patient's manage link (cancel, move). Rate-limited per IP.",
+    "invoices": "The practice's numbered invoices of patient payments (PDF) and the details "
+    "they show (owner only).",
     "payments": "Payment of bookings, your practice's subscription, and Stripe's webhook.",
     "monitoring": "WhatsApp monitoring of consenting patients: enrollment, messages, daily "
     "analyses, risk alerts and your practice's settings (owners and therapists; reads are "

@@ -16,6 +16,7 @@ from kura.briefings import tasks as briefing_tasks
 from kura.briefings.models import DailyBriefing
 from kura.clinical.models import ClinicalNote, NoteAddendum, NoteVersion
 from kura.db.base import Base
+from kura.invoices.models import Invoice, InvoiceCounter, InvoiceProfile
 from kura.jobs.queue import job_app
 from kura.jobs.schedule import add_schedule
 from kura.monitoring import tasks as monitoring_tasks
@@ -46,6 +47,9 @@ __all__ = [
     "ClinicalNote",
     "DailyBriefing",
     "DailyConversationAnalysis",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceProfile",
     "MessageLog",
     "NoteAddendum",
     "NoteVersion",

@@ -70,6 +70,8 @@ class AuditAction(StrEnum):
     PAYOUT_ACCOUNT_ONBOARDING = "payment.connect_onboarding"
     REFUND_ISSUED = "payment.refund_issued"
     PAYMENT_REFUNDED = "payment.refunded"  # Stripe's word (charge.refunded)
+    INVOICE_ISSUED = "invoice.issued"
+    INVOICE_DOWNLOADED = "invoice.downloaded"
     PRACTICE_SETTINGS_UPDATED = "practice.settings_updated"
     PRACTICE_CLOSURE_REQUESTED = "practice.closure_requested"
     PRACTICE_CLOSURE_CANCELLED = "practice.closure_cancelled"

@@ -13,6 +13,7 @@ from kura.audit.service import AuditAction, record
 from kura.bookings.models import Booking, BookingStatus
 from kura.config import Settings
 from kura.db.base import utcnow
+from kura.invoices.service import issue_for_payment
 from kura.logging import get_logger
 from kura.orgs.models import Organization, OrgTier
 from kura.payments.models import Payment, PaymentKind, PaymentStatus
@@ -125,6 +126,17 @@ async def payment_succeeded(session: AsyncSession, intent: Any) -> str:
             await queue_booking_confirmation(session, booking.id)
     await session.flush()
     await audit_payment(session, AuditAction.PAYMENT_SUCCEEDED, payment, outcome)
+    invoice = await issue_for_payment(session, payment)
+    if invoice is not None:
+        await record(
+            session,
+            AuditAction.INVOICE_ISSUED,
+            organization_id=payment.organization_id,
+            actor_id=None,
+            target_type="invoice",
+            target_id=invoice.id,
+            details={"number": invoice.number, "payment_id": str(payment.id)},
+        )
     return outcome
 
 

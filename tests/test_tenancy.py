@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kura.bookings.models import AvailabilityException, Booking, ExceptionKind, Service
 from kura.clinical.models import ClinicalNote
 from kura.config import Settings
+from kura.invoices.models import Invoice
 from kura.monitoring.models import RiskAlert
 from kura.users.models import Role
 from tests.factories import make_owner, make_patient, make_staff
@@ -124,6 +125,19 @@ async def test_every_id_route_hides_other_organizations(
     )
     session.add(time_off)
     await session.flush()
+    invoice = Invoice(
+        organization_id=victim.organization.id,
+        year=2026,
+        sequence=1,
+        number="2026-000001",
+        vat_note="exenta",
+        customer_name="Paciente",
+        description="Sesión",
+        amount_cents=6000,
+        currency="eur",
+    )
+    session.add(invoice)
+    await session.flush()
     ids = {
         "service_id": service.id,
         "booking_id": booking.id,
@@ -134,6 +148,7 @@ async def test_every_id_route_hides_other_organizations(
         "organization_id": victim.organization.id,
         "filename": "backup_2026-01-01_00-00.sql.gz",
         "entry_id": time_off.id,
+        "invoice_id": invoice.id,
         # Public routes are reached by address and link, not by membership (anyone may use
         # the victim's real slug): unknown ones must be 404, never 500.
         "practice_slug": "no-such-practice",

@@ -25,6 +25,7 @@ class BookingEvent(StrEnum):
     PAID = "paid"
     CANCELLED_BY_LINK = "cancelled_by_link"
     RESCHEDULED_BY_LINK = "rescheduled_by_link"
+    REMINDER = "reminder"
 
 
 _PATIENT = {
@@ -87,6 +88,18 @@ _PATIENT = {
         "Your {service} booking with {org} is now on {when}.",
     ),
 }
+_PATIENT |= {
+    ("reminder", "es"): (
+        "Recordatorio: tu cita de {service}",
+        "Te recordamos tu cita de {service} con {org} el {when}. Si no puedes venir, "
+        "avísanos cuanto antes.",
+    ),
+    ("reminder", "en"): (
+        "Reminder: your {service} booking",
+        "A reminder of your {service} booking with {org} on {when}. If you cannot come, "
+        "please let us know as soon as you can.",
+    ),
+}
 _MANAGE = {
     "es": "\n\nPara ver, cambiar o cancelar tu cita: {link}\n\n— {org}",
     "en": "\n\nTo view, move or cancel your booking: {link}\n\n— {org}",
@@ -133,6 +146,8 @@ _STAFF = {
 
 
 def _patient_kind(event: BookingEvent, booking: Booking, paid: bool) -> str:
+    if event == BookingEvent.REMINDER:
+        return "reminder"
     if event == BookingEvent.CANCELLED_BY_LINK:
         return "cancelled"
     if event == BookingEvent.RESCHEDULED_BY_LINK:
@@ -146,6 +161,8 @@ def _patient_kind(event: BookingEvent, booking: Booking, paid: bool) -> str:
 
 
 def _staff_kind(event: BookingEvent, booking: Booking, paid: bool) -> str | None:
+    if event == BookingEvent.REMINDER:
+        return None
     if event == BookingEvent.CREATED:
         return "created" if booking.source == BookingSource.PUBLIC else None
     if event == BookingEvent.PAID:

@@ -117,6 +117,8 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
     manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     privacy_accepted_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # The day-before reminder went out (claimed before sending: at most one per booking).
+    reminder_sent_at: Mapped[datetime | None]
 
 
 class WeeklyHours(UUIDPrimaryKey, Timestamps, Base):

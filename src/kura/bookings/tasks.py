@@ -45,6 +45,19 @@ async def release_expired_holds(context: procrastinate.JobContext, timestamp: in
         await session.commit()
 
 
+@blueprint.periodic(cron="*/15 * * * *")
+@blueprint.task(name="send_reminders", pass_context=True, queue="maintenance")
+async def send_reminders(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Every 15 minutes: the day-before reminder of confirmed bookings (one per booking)."""
+    from datetime import UTC, datetime
+
+    from kura.bookings.reminders import queue_due_reminders
+
+    async with context.additional_context["database"].sessionmaker() as session:
+        await queue_due_reminders(session, datetime.fromtimestamp(timestamp, UTC))
+        await session.commit()
+
+
 async def queue_booking_email(
     session: AsyncSession, booking_id: uuid.UUID, event: str, *, before: str = ""
 ) -> None:

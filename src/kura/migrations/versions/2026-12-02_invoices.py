@@ -77,7 +77,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice")),
         sa.UniqueConstraint("payment_id", name=op.f("uq_invoice_payment_id")),
         sa.UniqueConstraint(
-            "organization_id", "year", "sequence", name=op.f("uq_invoice_organization_id_year")
+            "organization_id",
+            "year",
+            "sequence",
+            name=op.f("uq_invoice_organization_id_year_sequence"),
         ),
     )
     op.create_index(op.f("ix_invoice_organization_id"), "invoice", ["organization_id"])

@@ -5,6 +5,7 @@ from bench import (
     backups,
     briefing,
     coldstart,
+    exports,
     gcs_backup,
     load,
     logins,
@@ -21,4 +22,5 @@ coldstart.main(
     + aletheia.measure()
     + briefing.measure()
     + scale.measure()
+    + exports.measure()
 )

@@ -28,6 +28,7 @@ COLLECTIONS = {
     "/api/v1/patients/{patient_id}/monitoring/messages",
     "/api/v1/patients/{patient_id}/monitoring/analyses",
     "/api/v1/audit",
+    "/api/v1/exports",
     "/api/v1/admin/backups",
 }
 

@@ -48,3 +48,48 @@ async def test_the_purge_erases_a_practice_only_after_its_grace_period(
         )
     )
     assert event is not None and event.details["patients"] == 1 and event.details["members"] == 2
+
+
+async def test_closing_needs_a_fresh_export_the_typed_name_and_can_be_called_off(
+    client: AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    from kura.exports.models import DataExport, ExportKind, ExportStatus
+
+    owner = await make_owner(session, settings, org_name="Consulta Sol")
+    therapist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
+    url = "/api/v1/practice/closure"
+    body = {"confirm": "Consulta Sol"}
+    assert (await client.post(url, headers=therapist.headers, json=body)).status_code == 403
+    no_export = await client.post(url, headers=owner.headers, json=body)
+    assert (
+        no_export.status_code == 409 and "Export the practice first" in no_export.json()["detail"]
+    )
+
+    old = DataExport(
+        organization_id=owner.organization.id,
+        requested_by_id=owner.user.id,
+        kind=ExportKind.PRACTICE,
+        status=ExportStatus.READY,
+        completed_at=utcnow() - timedelta(days=8),
+    )
+    session.add(old)
+    await session.flush()
+    assert (await client.post(url, headers=owner.headers, json=body)).status_code == 409
+    old.completed_at = utcnow() - timedelta(hours=1)
+    await session.flush()
+    typo = await client.post(url, headers=owner.headers, json={"confirm": "Consulta"})
+    assert typo.status_code == 400
+    closing = await client.post(url, headers=owner.headers, json=body)
+    assert closing.status_code == 200, closing.text
+    assert closing.json()["closes_at"] is not None
+    assert (await client.post(url, headers=owner.headers, json=body)).status_code == 409
+    called_off = await client.delete(url, headers=owner.headers)
+    assert called_off.status_code == 200 and called_off.json()["closes_at"] is None
+    assert (await client.delete(url, headers=owner.headers)).status_code == 409
+    actions = [
+        e["action"]
+        for e in (await client.get("/api/v1/audit?action=practice", headers=owner.headers)).json()[
+            "items"
+        ]
+    ]
+    assert actions == ["practice.closure_cancelled", "practice.closure_requested"]

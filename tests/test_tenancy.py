@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kura.bookings.models import AvailabilityException, Booking, ExceptionKind, Service
 from kura.clinical.models import ClinicalNote
 from kura.config import Settings
+from kura.exports.models import DataExport, ExportKind
 from kura.invoices.models import Invoice
 from kura.monitoring.models import RiskAlert
 from kura.users.models import Role
@@ -138,7 +139,16 @@ async def test_every_id_route_hides_other_organizations(
     )
     session.add(invoice)
     await session.flush()
+    export = DataExport(
+        organization_id=victim.organization.id,
+        requested_by_id=victim.user.id,
+        kind=ExportKind.PATIENT,
+        patient_id=patient.id,
+    )
+    session.add(export)
+    await session.flush()
     ids = {
+        "export_id": export.id,
         "service_id": service.id,
         "booking_id": booking.id,
         "alert_id": alert.id,

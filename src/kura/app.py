@@ -159,7 +159,9 @@ def _api_routers() -> list[APIRouter]:
     from kura.bookings.public_endpoints import router as public_booking
     from kura.briefings.endpoints import router as briefings
     from kura.clinical.endpoints import router as clinical
+    from kura.exports.endpoints import router as exports
     from kura.invoices.endpoints import router as invoices
+    from kura.orgs.closure_endpoints import router as practice_closure
     from kura.monitoring.endpoints import router as monitoring
     from kura.monitoring.webhook import router as webhooks
     from kura.ops.status import router as status
@@ -188,6 +190,8 @@ def _api_routers() -> list[APIRouter]:
         status,
         organizations_admin,
         practice_records,
+        exports,
+        practice_closure,
     ]
 
 

@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     backup_compression_level: int = Field(default=6, ge=1, le=9)
     # A restore keeps the database it replaced this long (for recovery by hand), then drops it.
     backup_retired_database_hours: int = Field(default=24, ge=0, le=24 * 90)
+    # A patient or practice export stays downloadable this long, then its file is deleted.
+    export_retention_days: int = Field(default=7, ge=1, le=90)
     # Upper bound for one dump, one load of a dump, or one upload/download of a backup file.
     backup_timeout_seconds: int = Field(default=6 * 3600, ge=10, le=48 * 3600)
     pg_bin_dir: Path | None = None  # pg_dump/psql; default: the embedded wheel's, else PATH

@@ -86,6 +86,8 @@ _TAGS = {
     "audited).",
     "webhooks": "Inbound WhatsApp messages from Twilio (signed by Twilio, answered in TwiML).",
     "briefings": "Your morning briefing and its private audio.",
+    "exports": "Patient and practice exports: a ZIP of JSON parts, a PDF and a manifest, "
+    "built by a job, downloadable by its requester only until it expires.",
     "audit": "The audit trail: owners read their practice's, platform operators the whole "
     "platform's.",
     "backups": "Database backups: list, take, download, restore and delete (platform operators "

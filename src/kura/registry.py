@@ -16,6 +16,8 @@ from kura.briefings import tasks as briefing_tasks
 from kura.briefings.models import DailyBriefing
 from kura.clinical.models import ClinicalNote, NoteAddendum, NoteVersion
 from kura.db.base import Base
+from kura.exports import tasks as export_tasks
+from kura.exports.models import DataExport
 from kura.invoices.models import Invoice, InvoiceCounter, InvoiceProfile
 from kura.jobs.queue import job_app
 from kura.jobs.schedule import add_schedule
@@ -35,6 +37,7 @@ job_app.add_tasks_from(briefing_tasks.blueprint, namespace="briefings")
 job_app.add_tasks_from(payment_tasks.blueprint, namespace="payments")
 job_app.add_tasks_from(booking_tasks.blueprint, namespace="bookings")
 job_app.add_tasks_from(patient_tasks.blueprint, namespace="patients")
+job_app.add_tasks_from(export_tasks.blueprint, namespace="exports")
 add_schedule(schedule_backups)
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "ClinicalNote",
     "DailyBriefing",
     "DailyConversationAnalysis",
+    "DataExport",
     "Invoice",
     "InvoiceCounter",
     "InvoiceProfile",

@@ -93,3 +93,46 @@ async def erase_closed_practices(session: AsyncSession, moment: datetime) -> lis
         await session.delete(organization)
     await session.flush()
     return blobs
+
+
+async def recent_practice_export(
+    session: AsyncSession, organization_id: uuid.UUID, moment: datetime
+) -> bool:
+    """A READY practice export of the last EXPORT_FRESHNESS: the records left with the owner."""
+    from kura.exports.models import DataExport, ExportKind, ExportStatus
+
+    found = await session.scalar(
+        select(DataExport.id)
+        .where(
+            DataExport.organization_id == organization_id,
+            DataExport.kind == ExportKind.PRACTICE,
+            DataExport.status == ExportStatus.READY,
+            DataExport.completed_at >= moment - EXPORT_FRESHNESS,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def request_closure(
+    session: AsyncSession, organization: Organization, moment: datetime
+) -> Organization:
+    if organization.closes_at is not None:
+        raise Conflict(f"This practice already closes on {organization.closes_at:%Y-%m-%d}.")
+    if not await recent_practice_export(session, organization.id, moment):
+        raise Conflict(
+            "Export the practice first (POST /api/v1/practice/export, then download it): "
+            "closing erases every record 30 days later. An export of the last 7 days counts."
+        )
+    organization.closure_requested_at = moment
+    organization.closes_at = closes_at(moment)
+    await session.flush()
+    return organization
+
+
+async def cancel_closure(session: AsyncSession, organization: Organization) -> Organization:
+    if organization.closes_at is None:
+        raise Conflict("This practice is not closing.")
+    organization.closure_requested_at = organization.closes_at = None
+    await session.flush()
+    return organization

@@ -1,0 +1,1 @@
+"""Patient and practice exports: a job builds a ZIP (JSON per part, a PDF, a manifest)."""

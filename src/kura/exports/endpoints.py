@@ -45,7 +45,6 @@ async def export_patient(
     "/practice/export",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ExportRead,
-    tags=["practice"],
     responses={**QUEUED, 403: {"description": "Only the practice owner can export it"}},
 )
 async def export_practice(

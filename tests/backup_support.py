@@ -26,8 +26,7 @@ from kura.app import create_app
 from kura.config import Settings, load_settings
 from kura.db.engine import Database
 from kura.db.urls import describe, libpq_conninfo
-from kura.users.models import User
-from tests.factories import Member, make_owner, make_patient
+from tests.factories import Member, make_owner, make_patient, make_superuser
 
 
 @dataclass
@@ -102,7 +101,7 @@ async def open_env(url: URL, data_dir: Path, **overrides: object) -> AsyncIterat
     database = Database.connect(url)
     async with database.sessionmaker() as session, session.begin():
         operator = await make_owner(session, settings, org_name="Operations")
-        (await session.get_one(User, operator.user.id)).is_superuser = True
+        await make_superuser(session, settings, operator)
         owner = await make_owner(session, settings)
         for _ in range(3):
             await make_patient(session, owner.organization)

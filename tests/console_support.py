@@ -6,7 +6,7 @@ import re
 
 from httpx import AsyncClient, Response
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, fresh_codes
 
 _HIDDEN = re.compile(r'name="(csrf_token|login_token)" value="([^"]+)"')
 
@@ -19,12 +19,17 @@ def hidden_field(html: str, name: str) -> str:
 
 
 async def console_login(
-    client: AsyncClient, email: str, password: str = PASSWORD, *, next_path: str = "/admin"
+    client: AsyncClient,
+    email: str,
+    password: str = PASSWORD,
+    *,
+    next_path: str = "/admin",
+    mfa_secret: str | None = None,
 ) -> Response:
-    """Fill the sign-in form; returns the response to the form post."""
+    """Fill the sign-in form (and the code form, given the secret); returns the last post."""
     form = await client.get("/admin/login", params={"next": next_path})
     assert form.status_code == 200, form.text
-    return await client.post(
+    signed_in = await client.post(
         "/admin/login",
         data={
             "email": email,
@@ -33,6 +38,23 @@ async def console_login(
             "next": next_path,
         },
     )
+    if mfa_secret is None or not signed_in.headers.get("location", "").startswith("/admin/mfa"):
+        return signed_in
+    return await console_code(client, mfa_secret, next_path=next_path)
+
+
+async def console_code(client: AsyncClient, secret: str, *, next_path: str = "/admin") -> Response:
+    """Answer the code form with the first code not used yet."""
+    page = await client.get("/admin/mfa", params={"next": next_path})
+    assert page.status_code == 200, page.text
+    csrf = hidden_field(page.text, "csrf_token")
+    for code in fresh_codes(secret):
+        answer = await client.post(
+            "/admin/mfa", data={"csrf_token": csrf, "code": code, "next": next_path}
+        )
+        if answer.status_code == 303:
+            return answer
+    raise AssertionError("no code was accepted")
 
 
 async def csrf_of(client: AsyncClient, page: str = "/admin/backups") -> str:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import time
+import uuid
 from dataclasses import dataclass
 
+import pyotp
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.auth.mfa_models import UserMfa
+from kura.auth.mfa_secrets import seal
+from kura.auth.models import AuthSession
 from kura.auth.passwords import hash_password_sync
 from kura.auth.sessions import open_session, utcnow
 from kura.config import Settings
@@ -24,6 +30,8 @@ class Member:
     user: User
     organization: Organization
     token: str
+    session_id: uuid.UUID | None = None
+    mfa_secret: str | None = None  # set by enrol_mfa: tests make codes with pyotp
 
     @property
     def headers(self) -> dict[str, str]:
@@ -43,7 +51,7 @@ async def make_owner(
     )
     user.email_verified_at = utcnow()
     issued = await open_session(session, settings, user, ip="127.0.0.1")
-    return Member(user, organization, issued.access_token)
+    return Member(user, organization, issued.access_token, issued.session_id)
 
 
 async def make_staff(
@@ -61,7 +69,35 @@ async def make_staff(
     user.email_verified_at = utcnow()  # as after accepting the invitation
     issued = await open_session(session, settings, user, ip="127.0.0.1")
     await session.flush()
-    return Member(user, organization, issued.access_token)
+    return Member(user, organization, issued.access_token, issued.session_id)
+
+
+async def enrol_mfa(session: AsyncSession, settings: Settings, member: Member) -> str:
+    """MFA on for the member (as after setup + confirm) and their session verified just now;
+    returns the base32 secret so a test can make codes with pyotp."""
+    secret = pyotp.random_base32()
+    now = utcnow()
+    key = settings.signing_key.get_secret_value()
+    session.add(UserMfa(user_id=member.user.id, secret_sealed=seal(key, secret), enabled_at=now))
+    if member.session_id is not None:
+        (await session.get_one(AuthSession, member.session_id)).mfa_verified_at = now
+    await session.flush()
+    member.mfa_secret = secret
+    return secret
+
+
+def fresh_codes(secret: str) -> list[str]:
+    """The codes accepted now, oldest first (each step is accepted once)."""
+    totp = pyotp.TOTP(secret)
+    step = int(time.time() // totp.interval)
+    return [totp.generate_otp(s) for s in (step - 1, step, step + 1)]
+
+
+async def make_superuser(session: AsyncSession, settings: Settings, member: Member) -> Member:
+    """The member becomes a platform operator whose session passed MFA (SuperAdmin needs it)."""
+    (await session.get_one(User, member.user.id)).is_superuser = True
+    await enrol_mfa(session, settings, member)
+    return member
 
 
 TEST_WHATSAPP_NUMBER = "+34911000000"  # the shared number the webhook tests write to

@@ -9,8 +9,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.config import Settings
-from kura.users.models import Role, User
-from tests.factories import Member, make_owner, make_patient, make_staff
+from kura.users.models import Role
+from tests.factories import Member, make_owner, make_patient, make_staff, make_superuser
 
 
 @pytest.mark.parametrize(
@@ -72,9 +72,7 @@ async def test_superusers_read_everything_and_other_roles_nothing(
     )
     therapist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
     assert (await client.get("/api/v1/audit", headers=therapist.headers)).status_code == 403
-    operator = await session.get_one(User, owner.user.id)
-    operator.is_superuser = True
-    await session.flush()
+    await make_superuser(session, settings, owner)
     everything = (await client.get("/api/v1/audit?page_size=200", headers=owner.headers)).json()
     assert str(other.organization.id) in {e["organization_id"] for e in everything["items"]}
 

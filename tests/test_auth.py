@@ -18,7 +18,7 @@ from kura.auth.tokens import AUDIENCE, ISSUER
 from kura.config import Settings
 from kura.orgs.models import Organization
 from kura.users.models import User
-from tests.factories import PASSWORD, Member
+from tests.factories import PASSWORD, Member, make_superuser
 
 NEW = {
     "email": "Ana.Garcia@Example.org",
@@ -334,11 +334,10 @@ async def test_deleting_your_own_account(
 
 
 async def test_operator_status_is_for_superusers_and_holds_no_values(
-    client: AsyncClient, owner: Member, session: AsyncSession
+    client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
 ) -> None:
     assert (await client.get("/api/v1/admin/status", headers=owner.headers)).status_code == 403
-    (await session.get_one(User, owner.user.id)).is_superuser = True
-    await session.flush()
+    await make_superuser(session, settings, owner)
     status = await client.get("/api/v1/admin/status", headers=owner.headers)
     assert status.status_code == 200
     body = status.json()

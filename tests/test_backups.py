@@ -14,7 +14,7 @@ from kura.audit.models import AuditEvent
 from kura.backups.lock import exclusive_operation
 from kura.db.urls import libpq_conninfo
 from tests.backup_support import BackupEnv, table_fingerprints
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, fresh_codes
 
 API = "/api/v1/admin/backups"
 
@@ -124,8 +124,17 @@ async def test_backup_change_restore_gives_back_exactly_the_backed_up_rows(
     relog = await env.client.post(
         "/api/v1/auth/login", json={"email": env.operator.user.email, "password": PASSWORD}
     )
-    assert relog.status_code == 200
-    token = relog.json()["access_token"]
+    assert relog.status_code == 200 and relog.json()["mfa_required"] is True
+    assert env.operator.mfa_secret is not None
+    for code in fresh_codes(env.operator.mfa_secret):  # the first step not used yet
+        verified = await env.client.post(
+            "/api/v1/auth/mfa/verify",
+            headers={"Authorization": f"Bearer {relog.json()['access_token']}"},
+            json={"code": code},
+        )
+        if verified.status_code == 200:
+            break
+    token = verified.json()["access_token"]
     listed = (await env.client.get(API, headers={"Authorization": f"Bearer {token}"})).json()
     names = {b["filename"]: b["kind"] for b in listed["items"]}
     assert names[body["pre_restore_backup"]] == "pre-restore"

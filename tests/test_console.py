@@ -63,7 +63,9 @@ def test_templates_have_no_inline_script_style_or_handlers() -> None:
 
 async def test_operator_signs_in_and_sees_the_status_page(backup_env: BackupEnv) -> None:
     async with backup_env.new_client() as browser:
-        signed_in = await console_login(browser, backup_env.operator.user.email)
+        signed_in = await console_login(
+            browser, backup_env.operator.user.email, mfa_secret=backup_env.operator.mfa_secret
+        )
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/admin"
         page = await browser.get("/admin")
         assert page.status_code == 200
@@ -87,7 +89,9 @@ async def test_status_page_warns_about_stripe_test_mode_in_production_without_va
     try:
         # Production cookies are Secure: only sent over https.
         async with backup_env.new_client("https://test") as browser:
-            await console_login(browser, backup_env.operator.user.email)
+            await console_login(
+                browser, backup_env.operator.user.email, mfa_secret=backup_env.operator.mfa_secret
+            )
             html = (await browser.get("/admin")).text
     finally:
         backup_env.app.state.settings = backup_env.settings
@@ -128,15 +132,20 @@ async def test_sign_in_never_redirects_off_the_console(backup_env: BackupEnv) ->
             response = await console_login(
                 browser, backup_env.operator.user.email, next_path=target
             )
-            assert response.headers["location"] == "/admin", target
+            # The operator has MFA: the code form comes next, and it too stays on the console.
+            assert response.headers["location"] == "/admin/mfa?next=/admin", target
 
 
 async def test_state_changes_need_the_sessions_csrf_token_and_same_origin(
     backup_env: BackupEnv,
 ) -> None:
     async with backup_env.new_client() as first, backup_env.new_client() as second:
-        await console_login(first, backup_env.operator.user.email)
-        await console_login(second, backup_env.operator.user.email)
+        await console_login(
+            first, backup_env.operator.user.email, mfa_secret=backup_env.operator.mfa_secret
+        )
+        await console_login(
+            second, backup_env.operator.user.email, mfa_secret=backup_env.operator.mfa_secret
+        )
         token = await csrf_of(first)
         other_sessions_token = await csrf_of(second)
         assert token != other_sessions_token
@@ -168,7 +177,9 @@ async def test_state_changes_need_the_sessions_csrf_token_and_same_origin(
 
 async def test_create_list_download_delete_from_the_console(backup_env: BackupEnv) -> None:
     async with backup_env.new_client() as browser:
-        await console_login(browser, backup_env.operator.user.email)
+        await console_login(
+            browser, backup_env.operator.user.email, mfa_secret=backup_env.operator.mfa_secret
+        )
         token = await csrf_of(browser)
         names = []
         for _ in range(2):
@@ -216,7 +227,9 @@ async def test_restore_needs_the_typed_name_then_ends_every_session(
     backup_env: BackupEnv,
 ) -> None:
     async with backup_env.new_client() as browser, backup_env.new_client() as owner:
-        await console_login(browser, backup_env.operator.user.email)
+        await console_login(
+            browser, backup_env.operator.user.email, mfa_secret=backup_env.operator.mfa_secret
+        )
         await console_login(owner, backup_env.owner.user.email)
         token = await csrf_of(browser)
         created = await browser.post("/admin/backups/create", data={"csrf_token": token})
@@ -242,7 +255,9 @@ async def test_restore_needs_the_typed_name_then_ends_every_session(
         # Every session ended: the operator's and the practice owner's.
         assert (await browser.get("/admin")).status_code == 303
         assert (await owner.get("/api/v1/auth/me")).status_code == 401
-        again = await console_login(browser, backup_env.operator.user.email)
+        again = await console_login(
+            browser, backup_env.operator.user.email, mfa_secret=backup_env.operator.mfa_secret
+        )
         assert again.status_code == 303
         assert set(_backup_names((await browser.get("/admin/backups")).text)) >= {
             name,
@@ -264,7 +279,9 @@ async def test_audit_page_filters_by_actor_action_and_time_and_pages(
                 target_id=f"p-{n}",
             )
     async with backup_env.new_client() as browser:
-        await console_login(browser, backup_env.operator.user.email)
+        await console_login(
+            browser, backup_env.operator.user.email, mfa_secret=backup_env.operator.mfa_secret
+        )
         everything = await browser.get("/admin/audit")
         assert everything.status_code == 200
         assert "page 1 of 2" in everything.text and 'rel="next"' in everything.text

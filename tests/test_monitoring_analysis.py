@@ -29,8 +29,8 @@ from kura.monitoring.analysis import run_analysis
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.monitoring.notify import send_alert_emails
 from kura.monitoring.service import Inbound, handle_inbound, local_day
-from kura.users.models import Role, User
-from tests.factories import Member, make_owner, make_patient, make_staff
+from kura.users.models import Role
+from tests.factories import Member, make_owner, make_patient, make_staff, make_superuser
 
 PHONE = "+34612000111"
 SHARED = "+34911000000"
@@ -402,8 +402,7 @@ async def test_a_practice_sets_its_texts_but_only_an_operator_assigns_its_number
         await client.patch(path, headers=owner.headers, json={"whatsapp_number": "911222333"})
     ).status_code == 403
     operator = await make_owner(session, settings)
-    (await session.get_one(User, operator.user.id)).is_superuser = True
-    await session.flush()
+    await make_superuser(session, settings, operator)
     assigned = await client.patch(
         path, headers=operator.headers, json={"whatsapp_number": "911 222 333"}
     )

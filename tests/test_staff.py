@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kura.config import Settings
-from kura.users.models import Role, User
-from tests.factories import Member, make_owner, make_staff
+from kura.users.models import Role
+from tests.factories import Member, make_owner, make_staff, make_superuser
 
 
 async def test_owner_adds_staff_who_get_an_invitation(
@@ -79,9 +79,7 @@ async def test_superuser_rights_only_from_a_superuser(
     url = f"/api/v1/admin/users/{other.user.id}"
     refused = await client.patch(url, headers=owner.headers, json={"is_superuser": True})
     assert refused.status_code == 403
-    operator = await session.get_one(User, owner.user.id)
-    operator.is_superuser = True
-    await session.flush()
+    await make_superuser(session, settings, owner)
     granted = await client.patch(url, headers=owner.headers, json={"is_superuser": True})
     assert granted.status_code == 200 and granted.json()["is_superuser"] is True
     self_revoke = await client.patch(

@@ -152,6 +152,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 def _api_routers() -> list[APIRouter]:
     from kura.audit.endpoints import router as audit
     from kura.auth.endpoints import router as auth
+    from kura.auth.mfa_endpoints import router as mfa
+    from kura.auth.practice_security import router as practice_security
     from kura.backups.endpoints import router as backups
     from kura.bookings.availability_endpoints import page_router as booking_page
     from kura.bookings.availability_endpoints import router as availability
@@ -161,11 +163,11 @@ def _api_routers() -> list[APIRouter]:
     from kura.clinical.endpoints import router as clinical
     from kura.exports.endpoints import router as exports
     from kura.invoices.endpoints import router as invoices
-    from kura.orgs.closure_endpoints import router as practice_closure
     from kura.monitoring.endpoints import router as monitoring
     from kura.monitoring.webhook import router as webhooks
     from kura.ops.status import router as status
     from kura.orgs.admin_endpoints import router as organizations_admin
+    from kura.orgs.closure_endpoints import router as practice_closure
     from kura.orgs.records_endpoints import router as practice_records
     from kura.patients.endpoints import router as patients
     from kura.payments.endpoints import router as payments
@@ -173,6 +175,7 @@ def _api_routers() -> list[APIRouter]:
 
     return [
         auth,
+        mfa,
         users,
         patients,
         clinical,
@@ -192,6 +195,7 @@ def _api_routers() -> list[APIRouter]:
         practice_records,
         exports,
         practice_closure,
+        practice_security,
     ]
 
 

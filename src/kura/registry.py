@@ -7,6 +7,7 @@ the app factory, the standalone worker and Alembic's environment.
 
 from kura.audit.models import AuditEvent
 from kura.auth import tasks as auth_tasks
+from kura.auth.mfa_models import MfaRecoveryCode, UserMfa
 from kura.auth.models import AuthSession, AuthThrottle, PasswordToken, PlatformState
 from kura.backups import tasks as backup_tasks
 from kura.backups.schedule import schedule_backups
@@ -55,6 +56,7 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceProfile",
     "MessageLog",
+    "MfaRecoveryCode",
     "NoteAddendum",
     "NoteVersion",
     "Organization",
@@ -66,6 +68,7 @@ __all__ = [
     "Service",
     "StripeEvent",
     "User",
+    "UserMfa",
     "WeeklyHours",
     "job_app",
 ]

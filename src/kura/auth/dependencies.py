@@ -1,4 +1,8 @@
-"""Who is calling: the vocabulary endpoints use (CurrentUser, Owner, ClinicalStaff, SuperAdmin)."""
+"""Who is calling: the vocabulary endpoints use (CurrentAuth, Owner, ClinicalStaff, SuperAdmin).
+
+Three stages of a session: any valid token (`AnySession`: mfa/verify and logout only), past
+the password-and-code sign-in (`FullSession`: the MFA endpoints and GET /auth/me), and allowed
+by the practice's two-step policy (`CurrentAuth`: everything else)."""
 
 from __future__ import annotations
 
@@ -38,7 +42,11 @@ _cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False)
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def _authenticated(
+class MfaRequired(Forbidden):
+    code = "mfa_required"
+
+
+async def _any_session(
     request: Request,
     session: DbSession,
     cookie: Annotated[str | None, Depends(_cookie)],
@@ -55,6 +63,31 @@ async def _authenticated(
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
     request.state.user_id = auth.user.id
+    return auth
+
+
+AnySession = Annotated[Authenticated, Depends(_any_session)]
+
+
+async def _full_session(auth: AnySession) -> Authenticated:
+    if auth.mfa_pending:
+        raise MfaRequired(
+            "Two-step verification pending: send the code from your authenticator app "
+            "to POST /api/v1/auth/mfa/verify (or sign out)."
+        )
+    return auth
+
+
+FullSession = Annotated[Authenticated, Depends(_full_session)]
+
+
+async def _authenticated(auth: FullSession) -> Authenticated:
+    if auth.organization.mfa_required and auth.mfa_verified_at is None:
+        raise MfaRequired(
+            "Your practice requires two-step verification: set it up "
+            "(POST /api/v1/auth/mfa/setup, then /confirm) or verify a code "
+            "(POST /api/v1/auth/mfa/verify)."
+        )
     return auth
 
 
@@ -75,6 +108,12 @@ def _require_roles(
 async def _superuser(auth: CurrentAuth) -> Authenticated:
     if not auth.user.is_superuser:
         raise Forbidden("Platform operator (superuser) access required.")
+    if auth.mfa_verified_at is None:
+        raise MfaRequired(
+            "Two-step verification required for platform operators: set it up "
+            "(POST /api/v1/auth/mfa/setup, then /confirm) or verify a code "
+            "(POST /api/v1/auth/mfa/verify)."
+        )
     return auth
 
 

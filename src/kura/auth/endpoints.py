@@ -7,7 +7,13 @@ from fastapi.responses import JSONResponse
 
 from kura.audit.service import AuditAction, record
 from kura.auth import service
-from kura.auth.dependencies import CurrentAuth, clear_session_cookie, set_session_cookie
+from kura.auth.dependencies import (
+    AnySession,
+    CurrentAuth,
+    FullSession,
+    clear_session_cookie,
+    set_session_cookie,
+)
 from kura.auth.google import verify_google_id_token
 from kura.auth.schemas import (
     AuthResponse,
@@ -18,6 +24,7 @@ from kura.auth.schemas import (
     LoginRequest,
     MeResponse,
     Message,
+    MfaPendingResponse,
     RegisterRequest,
     ResetPasswordRequest,
     VerifyEmailRequest,
@@ -63,6 +70,18 @@ def _signed_in(request: Request, response: Response, signed: service.SignedIn) -
     )
 
 
+def _login_answer(
+    request: Request, response: Response, signed: service.SignedIn
+) -> AuthResponse | MfaPendingResponse:
+    """A full session, or a pending one (with its cookie) when a TOTP code is still owed."""
+    if not signed.session.mfa_pending:
+        return _signed_in(request, response, signed)
+    set_session_cookie(response, signed.session, secure=_settings(request).is_production)
+    return MfaPendingResponse(
+        access_token=signed.session.access_token, expires_at=signed.session.expires_at
+    )
+
+
 @router.post(
     "/register",
     status_code=201,
@@ -91,7 +110,7 @@ async def register(
 
 @router.post(
     "/login",
-    response_model=AuthResponse,
+    response_model=AuthResponse | MfaPendingResponse,
     responses={
         401: {"description": "Email or password is incorrect (counted)"},
         429: {"description": "Too many wrong passwords: locked for 15 minutes (Retry-After)"},
@@ -99,19 +118,19 @@ async def register(
 )
 async def login(
     body: LoginRequest, request: Request, response: Response, session: DbSession
-) -> AuthResponse | JSONResponse:
-    """Sign in with email and password; sets the httpOnly `access_token` cookie."""
+) -> AuthResponse | MfaPendingResponse | JSONResponse:
+    """Sign in with email and password (then a TOTP code when MFA is on); sets the cookie."""
     outcome = await service.login(
         session, _settings(request), email=body.email, password=body.password, ip=client_ip(request)
     )
     if isinstance(outcome, service.LoginFailure):
         return _refused(outcome.error)
-    return _signed_in(request, response, outcome)
+    return _login_answer(request, response, outcome)
 
 
 @router.post(
     "/oauth/google",
-    response_model=AuthResponse,
+    response_model=AuthResponse | MfaPendingResponse,
     responses={
         401: {"description": "The Google token is not valid, or its email is not verified"},
         403: {"description": "Linked to another Google account, or deactivated"},
@@ -120,18 +139,18 @@ async def login(
 )
 async def login_with_google(
     body: GoogleLoginRequest, request: Request, response: Response, session: DbSession
-) -> AuthResponse:
+) -> AuthResponse | MfaPendingResponse:
     """Sign in (or sign up) with a Google ID token whose email Google has verified."""
     identity = await verify_google_id_token(_settings(request), body.id_token)
     signed = await service.login_with_google(
         session, _settings(request), identity, ip=client_ip(request)
     )
-    return _signed_in(request, response, signed)
+    return _login_answer(request, response, signed)
 
 
 @router.post("/logout", response_model=Message)
 async def logout(
-    auth: CurrentAuth, request: Request, response: Response, session: DbSession
+    auth: AnySession, request: Request, response: Response, session: DbSession
 ) -> Message:
     """End this session on the server; its token stops working."""
     await service.logout(session, auth, ip=client_ip(request))
@@ -140,7 +159,7 @@ async def logout(
 
 
 @router.get("/me", response_model=MeResponse)
-async def me(auth: CurrentAuth) -> MeResponse:
+async def me(auth: FullSession) -> MeResponse:
     """The signed-in user and their organization."""
     return MeResponse(
         user=UserRead.model_validate(auth.user),

@@ -24,6 +24,10 @@ class AuthSession(UUIDPrimaryKey, Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     ip: Mapped[str | None] = mapped_column(String(64))
+    # Password accepted, TOTP code still owed: only mfa/verify and logout accept it (5 min).
+    mfa_pending: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # When this session last passed a TOTP/recovery code (superusers, step-up).
+    mfa_verified_at: Mapped[datetime | None]
 
 
 class TokenPurpose(StrEnum):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
-from kura.auth import throttle
+from kura.auth import mfa, throttle
 from kura.auth.google import GoogleIdentity
 from kura.auth.models import TokenPurpose
 from kura.auth.password_links import (
@@ -80,12 +81,31 @@ async def _audit_user(
 
 
 async def _sign_in(
-    session: AsyncSession, settings: Settings, user: User, *, ip: str | None
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    *,
+    ip: str | None,
+    ask_for_code: bool = True,
+    mfa_verified_at: datetime | None = None,
 ) -> SignedIn:
+    """A session; a *pending* one (code still owed, 5 minutes) when the user has MFA on."""
+    pending = ask_for_code and await mfa.is_enabled(session, user.id)
     user.last_login_at = utcnow()
-    issued = await open_session(session, settings, user, ip=ip)
+    issued = await open_session(
+        session, settings, user, ip=ip, mfa_pending=pending, mfa_verified_at=mfa_verified_at
+    )
     organization = await session.get_one(Organization, user.organization_id)
-    await _audit_user(session, AuditAction.LOGIN, user, ip=ip, actor_id=user.id)
+    await record(
+        session,
+        AuditAction.LOGIN,
+        organization_id=user.organization_id,
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+        details={"mfa": "pending"} if pending else None,
+    )
     return SignedIn(user, organization, issued)
 
 
@@ -263,7 +283,7 @@ class ReauthFailure:
     error: KuraError
 
 
-async def _recheck_password(
+async def recheck_password(
     session: AsyncSession, auth: Authenticated, password: str, *, ip: str | None
 ) -> ReauthFailure | None:
     now = utcnow()
@@ -304,7 +324,7 @@ async def change_password(
     ip: str | None,
 ) -> SignedIn | ReauthFailure:
     """Every session and unused reset link of the user ends; the caller gets a fresh session."""
-    failure = await _recheck_password(session, auth, current_password, ip=ip)
+    failure = await recheck_password(session, auth, current_password, ip=ip)
     if failure is not None:
         return failure
     check_password_policy(new_password, email=auth.user.email)
@@ -314,7 +334,15 @@ async def change_password(
     await _audit_user(
         session, AuditAction.PASSWORD_CHANGED, auth.user, ip=ip, actor_id=auth.user.id
     )
-    return await _sign_in(session, settings, auth.user, ip=ip)
+    # The caller's session was past any code: the renewed one keeps its verification time.
+    return await _sign_in(
+        session,
+        settings,
+        auth.user,
+        ip=ip,
+        ask_for_code=False,
+        mfa_verified_at=auth.mfa_verified_at,
+    )
 
 
 async def request_password_reset(
@@ -363,7 +391,7 @@ async def delete_account(
     """Remove the user; their practice too when nobody else belongs to it and it holds no
     patient records (those leave only by closing the practice). The audit trail keeps the
     event. Superusers are removed by another superuser only."""
-    failure = await _recheck_password(session, auth, password, ip=ip)
+    failure = await recheck_password(session, auth, password, ip=ip)
     if failure is not None:
         return failure
     if auth.user.is_superuser:

@@ -21,18 +21,37 @@ class IssuedSession:
     session_id: uuid.UUID
     access_token: str
     expires_at: datetime
+    mfa_pending: bool = False
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A password accepted for an MFA user buys this long to type the code.
+PENDING_LIFETIME = timedelta(minutes=5)
+
+
 async def open_session(
-    session: AsyncSession, settings: Settings, user: User, *, ip: str | None
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    *,
+    ip: str | None,
+    mfa_pending: bool = False,
+    mfa_verified_at: datetime | None = None,
 ) -> IssuedSession:
     now = utcnow()
-    lifetime = timedelta(minutes=settings.access_token_expire_minutes)
-    row = AuthSession(user_id=user.id, expires_at=now + lifetime, ip=ip)
+    lifetime = (
+        PENDING_LIFETIME if mfa_pending else timedelta(minutes=settings.access_token_expire_minutes)
+    )
+    row = AuthSession(
+        user_id=user.id,
+        expires_at=now + lifetime,
+        ip=ip,
+        mfa_pending=mfa_pending,
+        mfa_verified_at=mfa_verified_at,
+    )
     session.add(row)
     await session.flush()
     token = issue_access_token(
@@ -43,7 +62,7 @@ async def open_session(
         now=now,
         lifetime=lifetime,
     )
-    return IssuedSession(row.id, token, row.expires_at)
+    return IssuedSession(row.id, token, row.expires_at, mfa_pending)
 
 
 async def revoke_session(session: AsyncSession, session_id: uuid.UUID) -> None:
@@ -80,6 +99,8 @@ _AUTHENTICATE = (
         Organization,
         AuthSession.revoked_at,
         AuthSession.expires_at,
+        AuthSession.mfa_pending,
+        AuthSession.mfa_verified_at,
         select(PlatformState.auth_epoch).where(PlatformState.id == 1).scalar_subquery(),
     )
     .join(AuthSession, AuthSession.user_id == User.id)
@@ -93,6 +114,8 @@ class Authenticated:
     user: User
     organization: Organization
     session_id: uuid.UUID
+    mfa_pending: bool = False  # password only: nothing but mfa/verify and logout
+    mfa_verified_at: datetime | None = None  # last TOTP/recovery code on this session
 
 
 async def authenticate(session: AsyncSession, settings: Settings, token: str) -> Authenticated:
@@ -105,7 +128,7 @@ async def authenticate(session: AsyncSession, settings: Settings, token: str) ->
     ).one_or_none()
     if row is None:
         raise InvalidToken
-    user, organization, revoked_at, expires_at, auth_epoch = row
+    user, organization, revoked_at, expires_at, mfa_pending, mfa_verified_at, auth_epoch = row
     now = utcnow()
     if (
         revoked_at is not None
@@ -115,4 +138,4 @@ async def authenticate(session: AsyncSession, settings: Settings, token: str) ->
         or (auth_epoch is not None and claims.issued_at < auth_epoch)
     ):
         raise InvalidToken
-    return Authenticated(user, organization, claims.session_id)
+    return Authenticated(user, organization, claims.session_id, mfa_pending, mfa_verified_at)

@@ -35,6 +35,10 @@ REGISTER_IP = Limit("register-ip", 10, timedelta(hours=1), timedelta(hours=1))
 FORGOT_IP = Limit("forgot-ip", 10, timedelta(hours=1), timedelta(hours=1))
 # A signed-in user re-typing their password (change it, delete the account): 5 wrong per user.
 REAUTH = Limit("reauth-user", 5, timedelta(minutes=15), timedelta(minutes=15))
+# Wrong two-step codes count like wrong passwords: 5 per user from one IP, 20 per user from any
+# IP (six digits must not be guessable from many addresses), and the IP's login budget.
+MFA_USER_IP = Limit("mfa-user-ip", 5, timedelta(minutes=15), timedelta(minutes=15))
+MFA_USER = Limit("mfa-user", 20, timedelta(minutes=15), timedelta(minutes=15))
 # Emails the platform sends on someone's behalf: invitations per practice and per IP, and
 # verification links a user asks for again.
 INVITE_ORG = Limit("invite-org", 20, timedelta(days=1), timedelta(days=1))
@@ -120,7 +124,11 @@ async def check(session: AsyncSession, limit: Limit, subject: str, *, now: datet
     """Raise 429 with Retry-After while `subject` is locked."""
     wait = await seconds_locked(session, limit, subject, now=now)
     if wait:
-        error = AccountLocked if limit in (ACCOUNT, ACCOUNT_ANY_IP, REAUTH) else TooManyAttempts
+        error = (
+            AccountLocked
+            if limit in (ACCOUNT, ACCOUNT_ANY_IP, REAUTH, MFA_USER_IP, MFA_USER)
+            else TooManyAttempts
+        )
         raise error(
             f"Too many attempts. Try again in {math.ceil(wait / 60)} minute(s).",
             headers={"Retry-After": str(wait)},

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from kura.auth.dependencies import SuperAdmin
+from kura.auth.stepup import SuperAdminStepUp
 from kura.backups import operations
 from kura.backups.schemas import (
     BackupCreated,
@@ -24,7 +25,9 @@ from kura.pagination import Pagination
 
 router = APIRouter(prefix="/admin/backups", tags=["backups"])
 # 401, 403 (SuperAdmin), 404 for a {filename} and the rest are added in kura.openapi.
-ERRORS: Responses = {403: {"description": "Not a platform operator"}}
+ERRORS: Responses = {
+    403: {"description": "Not a platform operator, or not past two-step verification"}
+}
 BUSY: Responses = {409: {"description": "Another backup or restore is running"}}
 MISSING: Responses = {404: {"description": "No such backup (or it cannot be verified)"}}
 PG_TOOLS: Responses = {
@@ -85,7 +88,7 @@ async def create_backup(request: Request, auth: SuperAdmin, session: DbSession) 
     },
 )
 async def restore_backup(
-    body: RestoreRequest, request: Request, auth: SuperAdmin, session: DbSession
+    body: RestoreRequest, request: Request, auth: SuperAdminStepUp, session: DbSession
 ) -> RestoreDone:
     """Replace the database with a backup, all or nothing; every session ends afterwards."""
     if body.confirm is not True:
@@ -111,7 +114,9 @@ async def restore_backup(
         },
     },
 )
-async def download_backup(filename: str, request: Request, auth: SuperAdmin) -> StreamingResponse:
+async def download_backup(
+    filename: str, request: Request, auth: SuperAdminStepUp
+) -> StreamingResponse:
     """Stream a backup file (gzip'd SQL) as an attachment."""
     return await operations.download_backup(request, auth, filename)
 

@@ -10,10 +10,11 @@ from kura.console.web import HERE, PREFIX, SecurityHeaders
 
 def install_console(app: FastAPI) -> None:
     from kura.console.backup_pages import router as backups
+    from kura.console.mfa_pages import router as mfa
     from kura.console.overview_pages import router as overview
     from kura.console.session_pages import router as sessions
 
-    for router in (sessions, overview, backups):
+    for router in (sessions, mfa, overview, backups):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_middleware(SecurityHeaders)

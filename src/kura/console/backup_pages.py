@@ -15,6 +15,7 @@ from kura.console.web import (
     PREFIX,
     CheckedForm,
     ConsoleRoute,
+    FreshOperator,
     Operator,
     form_text,
     render,
@@ -60,7 +61,9 @@ async def create(
 
 
 @router.get("/{filename}/download")
-async def download(filename: BackupName, request: Request, auth: Operator) -> StreamingResponse:
+async def download(
+    filename: BackupName, request: Request, auth: FreshOperator
+) -> StreamingResponse:
     """The backup file itself (gzip'd SQL)."""
     return await operations.download_backup(request, auth, filename)
 
@@ -82,7 +85,9 @@ async def delete(
 
 
 @router.get("/{filename}/restore", response_class=HTMLResponse)
-async def confirm_restore(filename: BackupName, request: Request, auth: Operator) -> HTMLResponse:
+async def confirm_restore(
+    filename: BackupName, request: Request, auth: FreshOperator
+) -> HTMLResponse:
     """The typed confirmation a restore needs."""
     manifest = await operations.backup_service(request).find(filename)
     return render(request, "confirm_restore.html", page="backups", backup=BackupRead.of(manifest))
@@ -90,7 +95,11 @@ async def confirm_restore(filename: BackupName, request: Request, auth: Operator
 
 @router.post("/{filename}/restore")
 async def restore(
-    filename: BackupName, request: Request, auth: Operator, form: CheckedForm, session: DbSession
+    filename: BackupName,
+    request: Request,
+    auth: FreshOperator,
+    form: CheckedForm,
+    session: DbSession,
 ) -> Response:
     """Replace the database with this backup; every session ends, so the operator signs in again."""
     typed = form_text(form, "confirm_name", max_length=64)

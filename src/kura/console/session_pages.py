@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,9 +14,9 @@ from kura.auth import service
 from kura.auth.dependencies import clear_session_cookie, set_session_cookie
 from kura.console.web import (
     PREFIX,
+    AnySignedIn,
     CheckedForm,
     ConsoleRoute,
-    SignedIn,
     render,
     safe_next,
     same_origin,
@@ -86,6 +87,8 @@ async def login(
         return _login_form(
             request, next_path=target, status_code=failure.status_code, error=failure.detail
         )
+    if outcome.session.mfa_pending:  # password accepted; the code is the next page
+        target = f"{PREFIX}/mfa?next={quote(target)}"
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, outcome.session, secure=settings_of(request).is_production)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
@@ -94,7 +97,7 @@ async def login(
 
 @router.post("/logout")
 async def logout(
-    request: Request, auth: SignedIn, form: CheckedForm, session: DbSession
+    request: Request, auth: AnySignedIn, form: CheckedForm, session: DbSession
 ) -> RedirectResponse:
     """End this session and return to the sign-in form."""
     await service.logout(session, auth, ip=client_ip(request))

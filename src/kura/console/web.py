@@ -24,6 +24,7 @@ from kura.auth.tokens import InvalidToken
 from kura.config import Settings
 from kura.db.session import DbSession
 from kura.errors import BadRequest, Forbidden, KuraError
+from kura.request_info import client_ip
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
@@ -57,6 +58,17 @@ SECURITY_HEADERS = [
 
 class LoginRequired(Exception):
     """No valid session: the operator is sent to the sign-in form."""
+
+
+class CodeRequired(Exception):
+    """Two-step code owed (pending sign-in, or a step-up): the operator is sent to the code form."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class SetupRequired(Exception):
+    """An operator without two-step verification yet: sent to set it up."""
 
 
 def settings_of(request: Request) -> Settings:
@@ -106,6 +118,11 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 return _login_redirect(request)
+            except CodeRequired as exc:
+                target = quote(safe_next(exc.next_path))
+                return RedirectResponse(f"{PREFIX}/mfa?next={target}", status_code=303)
+            except SetupRequired:
+                return RedirectResponse(f"{PREFIX}/mfa/setup", status_code=303)
             except KuraError as exc:
                 return render(request, "error.html", exc.status_code, message=exc.detail)
             except RequestValidationError:
@@ -115,8 +132,9 @@ class ConsoleRoute(APIRoute):
         return console_handler
 
 
-async def _signed_in(request: Request, session: DbSession) -> Authenticated:
-    """Anyone with a valid session cookie (bearer tokens are not for pages)."""
+async def _any_session(request: Request, session: DbSession) -> Authenticated:
+    """Anyone with a valid session cookie, pending a code or not (bearer tokens are not for
+    pages): the code form and sign-out."""
     token = request.cookies.get(COOKIE_NAME)
     if not token:
         raise LoginRequired
@@ -127,23 +145,60 @@ async def _signed_in(request: Request, session: DbSession) -> Authenticated:
     request.state.user_id = auth.user.id
     request.state.csrf_token = csrf_token(settings_of(request), auth)
     request.state.signed_in_as = auth.user.email
-    request.state.is_operator = auth.user.is_superuser
+    request.state.is_operator = auth.user.is_superuser and auth.mfa_verified_at is not None
+    return auth
+
+
+AnySignedIn = Annotated[Authenticated, Depends(_any_session)]
+
+
+def _here(request: Request) -> str:
+    return request.url.path if request.method == "GET" else PREFIX
+
+
+async def _signed_in(request: Request, auth: AnySignedIn) -> Authenticated:
+    """Past the sign-in, code included."""
+    if auth.mfa_pending:
+        raise CodeRequired(_here(request))
     return auth
 
 
 SignedIn = Annotated[Authenticated, Depends(_signed_in)]
 
 
-async def _operator(auth: SignedIn) -> Authenticated:
+async def _operator(request: Request, auth: SignedIn, session: DbSession) -> Authenticated:
     if not auth.user.is_superuser:
         raise Forbidden(
             "This console is for platform operators. Your account can use the KURA OS app, "
             "not this page."
         )
+    if auth.mfa_verified_at is None:  # operators need two-step verification
+        from kura.auth import mfa
+
+        if await mfa.is_enabled(session, auth.user.id):
+            raise CodeRequired(_here(request))
+        raise SetupRequired
     return auth
 
 
 Operator = Annotated[Authenticated, Depends(_operator)]
+
+
+async def _fresh_operator(request: Request, auth: Operator, session: DbSession) -> Authenticated:
+    """Step-up: a code within 10 minutes, or the code form and back to this path (for a
+    restore, its GET is the confirmation page)."""
+    from kura.auth.stepup import StepUpRequired, require_fresh_mfa
+
+    try:
+        await require_fresh_mfa(
+            session, auth, ip=client_ip(request), action=f"console:{request.url.path}"
+        )
+    except StepUpRequired:
+        raise CodeRequired(request.url.path) from None
+    return auth
+
+
+FreshOperator = Annotated[Authenticated, Depends(_fresh_operator)]
 
 
 def csrf_token(settings: Settings, auth: Authenticated) -> str:
@@ -162,7 +217,7 @@ def same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host")
 
 
-async def _checked_form(request: Request, auth: SignedIn) -> FormData:
+async def _checked_form(request: Request, auth: AnySignedIn) -> FormData:
     form = await request.form()
     sent = form.get("csrf_token")
     expected = csrf_token(settings_of(request), auth)

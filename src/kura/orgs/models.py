@@ -72,6 +72,8 @@ class Organization(UUIDPrimaryKey, Timestamps, Base):
     note_sections: Mapped[list[str] | None] = mapped_column(JSONB)
     closure_requested_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
+    # Set by the owner: members must pass two-step verification (kura.auth.mfa).
+    mfa_required: Mapped[bool] = mapped_column(default=False, server_default="false")
     # Public booking address (kura.orgs.slugs); NULL only for a practice created by the
     # previous revision during a rollout (no public page until the owner sets one).
     slug: Mapped[str | None] = mapped_column(String(63), unique=True, default=_default_slug)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kura.config import Settings
 from kura.orgs.models import Organization
 from kura.users.models import Role
-from tests.factories import Member, make_staff
+from tests.factories import Member, enrol_mfa, make_staff
 from tests.stripe_support import FakeStripe, deliver, paid_booking, stripe_event
 
 
@@ -32,6 +32,9 @@ async def test_the_owner_onboards_once_and_account_updates_enable_charges(
     assert (
         await pay.post("/api/v1/connect/onboarding", headers=therapist.headers)
     ).status_code == 403
+    stale = await pay.post("/api/v1/connect/onboarding", headers=owner.headers)
+    assert stale.status_code == 403 and stale.json()["error"] == "step_up_required"
+    await enrol_mfa(session, settings, owner)  # payout changes need a fresh code
     first = await pay.post("/api/v1/connect/onboarding", headers=owner.headers)
     assert first.status_code == 200, first.text
     assert first.json()["url"].startswith("https://connect.stripe.test/setup/")
@@ -87,8 +90,9 @@ async def test_another_account_s_events_change_nothing(
 
 
 async def test_a_platform_without_connect_gets_a_clear_answer(
-    pay: AsyncClient, owner: Member
+    pay: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
 ) -> None:
+    await enrol_mfa(session, settings, owner)
     FakeStripe.connect_enabled = False
     refused = await pay.post("/api/v1/connect/onboarding", headers=owner.headers)
     assert refused.status_code == 503

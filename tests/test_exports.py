@@ -35,7 +35,7 @@ from kura.monitoring.models import (
 from kura.patients.models import Patient
 from kura.payments.models import Payment, PaymentKind, PaymentStatus
 from kura.users.models import Role
-from tests.factories import Member, make_owner, make_patient, make_staff
+from tests.factories import Member, enrol_mfa, make_owner, make_patient, make_staff
 
 PARTS = ("patient", "notes", "bookings", "payments", "messages", "analyses", "risk_alerts")
 
@@ -292,6 +292,9 @@ async def test_a_practice_export_has_every_patient_and_private_notes(
         denied = await client.post("/api/v1/practice/export", headers=member.headers)
         assert denied.status_code == 403, role
 
+    stale = await client.post("/api/v1/practice/export", headers=owner.headers)
+    assert stale.status_code == 403 and stale.json()["error"] == "step_up_required"
+    await enrol_mfa(session, settings, owner)  # a code passed on this session just now
     started = await client.post("/api/v1/practice/export", headers=owner.headers)
     assert started.status_code == 202
     assert await run_queued_exports(database, settings) == [ExportStatus.READY]

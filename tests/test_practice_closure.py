@@ -15,7 +15,7 @@ from kura.orgs.closure import erase_closed_practices
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
 from kura.users.models import Role, User
-from tests.factories import make_owner, make_patient, make_staff
+from tests.factories import enrol_mfa, make_owner, make_patient, make_staff
 
 
 async def test_the_purge_erases_a_practice_only_after_its_grace_period(
@@ -60,6 +60,9 @@ async def test_closing_needs_a_fresh_export_the_typed_name_and_can_be_called_off
     url = "/api/v1/practice/closure"
     body = {"confirm": "Consulta Sol"}
     assert (await client.post(url, headers=therapist.headers, json=body)).status_code == 403
+    stale = await client.post(url, headers=owner.headers, json=body)
+    assert stale.status_code == 403 and stale.json()["error"] == "step_up_required"
+    await enrol_mfa(session, settings, owner)
     no_export = await client.post(url, headers=owner.headers, json=body)
     assert (
         no_export.status_code == 409 and "Export the practice first" in no_export.json()["detail"]

@@ -1,7 +1,8 @@
 """Step-up: a dangerous action needs a TOTP/recovery code on this session in the last 10 min.
 
 `StepUp` stands in for CurrentAuth; `SuperAdminStepUp` for SuperAdmin (backup restore and
-download). A refusal is audited and says to call POST /api/v1/auth/mfa/verify again."""
+download); `OwnerStepUp` for Owner (practice export, payout account, closure). A refusal is
+audited and says to call POST /api/v1/auth/mfa/verify again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
-from kura.auth.dependencies import CurrentAuth, MfaRequired, SuperAdmin
+from kura.auth.dependencies import CurrentAuth, MfaRequired, Owner, SuperAdmin
 from kura.auth.sessions import Authenticated, utcnow
 from kura.db.session import DbSession
 from kura.request_info import client_ip
@@ -47,8 +48,9 @@ async def require_fresh_mfa(
     )
     await session.commit()  # the request is refused next; its audit row must stay
     raise StepUpRequired(
-        "This action needs a fresh two-step verification (within 10 minutes): "
-        "send a code to POST /api/v1/auth/mfa/verify, then try again."
+        "This action needs a fresh two-step verification (within 10 minutes): send a code "
+        "to POST /api/v1/auth/mfa/verify, then try again (set it up first with POST "
+        "/api/v1/auth/mfa/setup if you have not)."
     )
 
 
@@ -64,5 +66,12 @@ async def _superuser_step_up(
     return auth
 
 
+async def _owner_step_up(auth: Owner, request: Request, session: DbSession) -> Authenticated:
+    await require_fresh_mfa(session, auth, ip=client_ip(request), action=request.url.path)
+    return auth
+
+
 StepUp = Annotated[Authenticated, Depends(_step_up)]
+# The practice's owner, fresh from a code: practice export, payout account, closure.
+OwnerStepUp = Annotated[Authenticated, Depends(_owner_step_up)]
 SuperAdminStepUp = Annotated[Authenticated, Depends(_superuser_step_up)]

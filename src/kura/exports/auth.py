@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kura.auth.dependencies import ClinicalStaff, Owner
+from kura.auth.dependencies import ClinicalStaff
+from kura.auth.stepup import OwnerStepUp
 
 PatientExporter = ClinicalStaff
-PracticeExporter = Owner
+PracticeExporter = OwnerStepUp  # every record of the practice: a fresh code first

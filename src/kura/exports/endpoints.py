@@ -45,7 +45,10 @@ async def export_patient(
     "/practice/export",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ExportRead,
-    responses={**QUEUED, 403: {"description": "Only the practice owner can export it"}},
+    responses={
+        **QUEUED,
+        403: {"description": "Not the practice owner, or no fresh two-step verification"},
+    },
 )
 async def export_practice(
     request: Request, auth: PracticeExporter, session: DbSession

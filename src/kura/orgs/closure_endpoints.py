@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import Owner
 from kura.auth.sessions import Authenticated, utcnow
+from kura.auth.stepup import OwnerStepUp
 from kura.db.session import DbSession
 from kura.errors import BadRequest
 from kura.handlers import Responses
@@ -60,13 +61,13 @@ async def closure_status(auth: Owner, session: DbSession) -> Organization:
     "/closure",
     response_model=ClosureStatus,
     responses={
-        **OWNER_ONLY,
+        403: {"description": "Not the practice owner, or no fresh two-step verification"},
         400: {"description": "The typed name is not the practice's"},
         409: {"description": "No practice export of the last 7 days, or already closing"},
     },
 )
 async def request_closure(
-    body: ClosureRequest, auth: Owner, request: Request, session: DbSession
+    body: ClosureRequest, auth: OwnerStepUp, request: Request, session: DbSession
 ) -> Organization:
     """Close the practice: everything is erased 30 days from now (cancel until then)."""
     organization = await session.get_one(

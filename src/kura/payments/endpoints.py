@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import CurrentAuth, Owner
+from kura.auth.stepup import OwnerStepUp
 from kura.bookings.service import get_booking
 from kura.config import Settings, secret_value
 from kura.db.session import DbSession
@@ -142,9 +143,14 @@ async def billing_status(request: Request, auth: CurrentAuth) -> BillingStatus:
 @router.post(
     "/connect/onboarding",
     response_model=OnboardingLink,
-    responses={**STRIPE_ERRORS, 403: {"description": "Not the practice owner"}},
+    responses={
+        **STRIPE_ERRORS,
+        403: {"description": "Not the practice owner, or no fresh two-step verification"},
+    },
 )
-async def connect_onboarding(request: Request, auth: Owner, session: DbSession) -> OnboardingLink:
+async def connect_onboarding(
+    request: Request, auth: OwnerStepUp, session: DbSession
+) -> OnboardingLink:
     """Connect your practice's Stripe account (owner): a link to Stripe's onboarding pages."""
     url, expires_at = await connect.onboarding_link(session, _settings(request), auth)
     await record(

@@ -28,6 +28,7 @@ from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe, libpq_conninfo
 from kura.storage.blobs import LocalBlobStore
 from tests.backup_support import BackupEnv, kill_child_when_running, table_fingerprints
+from tests.operator_support import Operator
 from tests.server_support import server_env, serving, spawn
 
 
@@ -103,12 +104,7 @@ def test_server_killed_mid_backup_then_restarted(tmp_path: Path) -> None:
             timeout=120,
         )
 
-        def login(base: str) -> dict[str, str]:
-            token = httpx.post(
-                f"{base}/api/v1/auth/login",
-                json={"email": "ops@example.org", "password": "operador-seguro-2026"},
-            ).json()["access_token"]
-            return {"Authorization": f"Bearer {token}"}
+        login = Operator("ops@example.org", "operador-seguro-2026").headers  # MFA on first use
 
         with serving(tmp_path / "kura", strict=False, **env) as base:
             headers = login(base)

@@ -29,6 +29,7 @@ from kura.db.copies import is_copy_of
 from kura.db.embedded import EmbeddedPostgres
 from kura.db.migrate import upgrade_heads
 from kura.db.urls import describe, libpq_conninfo
+from tests.operator_support import Operator
 from tests.server_support import server_env, serving
 
 KURA_CMD = [sys.executable, "-m", "kura"]
@@ -69,6 +70,8 @@ def _fresh_database(postgres: EmbeddedPostgres, name: str, data_dir: Path) -> UR
         capture_output=True,
         timeout=120,
     )
+    global _operator
+    _operator = Operator(**OPERATOR)
     return url
 
 
@@ -76,10 +79,12 @@ def _env(url: URL) -> dict[str, Any]:
     return {"DATABASE_URL": describe(url, show_password=True), "KURA_RUN_WORKER": "false"}
 
 
+_operator = Operator(**OPERATOR)  # replaced with each fresh database
+
+
 def _login(base: str) -> str:
-    response = httpx.post(f"{base}/api/v1/auth/login", json=OPERATOR, timeout=30)
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+    """A session that passed two-step verification just now (restore needs it)."""
+    return _operator.token(base)
 
 
 def _server_process(base: str) -> psutil.Process:

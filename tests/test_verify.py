@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.operator_support import Operator
 from tests.server_support import server_env, serving
 from tests.test_payments import FakeStripe
 
@@ -44,7 +45,7 @@ def _verify(base: str, *flags: str, **env: str) -> subprocess.CompletedProcess[s
     )
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)  # a run may wait for the next 30-s code (each is accepted once)
 def test_verify_passes_against_a_working_server_and_fails_with_reasons(
     tmp_path: Path, fake_stripe: str
 ) -> None:
@@ -79,8 +80,16 @@ def test_verify_passes_against_a_working_server_and_fails_with_reasons(
         "STRIPE_API_BASE": fake_stripe,
     }
     with serving(data, **served_with, PUBLIC_BASE_URL="__BASE__") as base:
+        operator = Operator(
+            OPERATOR["KURA_VERIFY_OPERATOR_EMAIL"], OPERATOR["KURA_VERIFY_OPERATOR_PASSWORD"]
+        )
+        operator.headers(base)  # the operator sets up two-step verification first
+        without_key = _verify(base, "--json", **OPERATOR)
+        monitoring = next(c for c in json.loads(without_key.stdout) if c["name"] == "monitoring")
+        assert "KURA_VERIFY_OPERATOR_TOTP_SECRET" in monitoring["detail"]
+        signed_in = {**OPERATOR, "KURA_VERIFY_OPERATOR_TOTP_SECRET": operator.secret or ""}
         result = _verify(
-            base, "--json", TWILIO_AUTH_TOKEN=TOKEN, TWILIO_WHATSAPP_NUMBER=NUMBER, **OPERATOR
+            base, "--json", TWILIO_AUTH_TOKEN=TOKEN, TWILIO_WHATSAPP_NUMBER=NUMBER, **signed_in
         )
         checks = json.loads(result.stdout)
         assert result.returncode == 0, checks
@@ -100,7 +109,7 @@ def test_verify_passes_against_a_working_server_and_fails_with_reasons(
             "--expect-live",
             TWILIO_AUTH_TOKEN=TOKEN,
             TWILIO_WHATSAPP_NUMBER=NUMBER,
-            **OPERATOR,
+            **signed_in,
         )
         assert live.returncode == 1
         assert "FAIL payments: Stripe is in TEST mode, LIVE expected" in live.stdout
@@ -113,7 +122,7 @@ def test_verify_passes_against_a_working_server_and_fails_with_reasons(
             "--json",
             TWILIO_AUTH_TOKEN=TOKEN,
             TWILIO_WHATSAPP_NUMBER=NUMBER,
-            **OPERATOR,
+            **signed_in,
         )
         assert local.returncode == 0, local.stdout
         payments = next(c for c in json.loads(local.stdout) if c["name"] == "payments")

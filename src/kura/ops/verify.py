@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -38,9 +39,11 @@ class Verifier:
     whatsapp_number: str | None = None
     operator_email: str | None = None
     operator_password: str | None = None
+    operator_totp_secret: str | None = None  # the operator's authenticator key (base32)
     skip: frozenset[str] = frozenset()
     results: list[Check] = field(default_factory=list)
     _token: str | None = None
+    _operator: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(base_url=self.base_url.rstrip("/"), timeout=60)
@@ -125,18 +128,49 @@ class Verifier:
             return "email not confirmed (no operator credentials): patient checks will fail"
         headers = self._operator_headers()
         confirmed = self.client.post(f"/api/v1/admin/users/{user_id}/verify-email", headers=headers)
-        self.client.post("/api/v1/auth/logout", headers=headers)
-        self.client.cookies.clear()
         _expect(confirmed, 200, "operator confirms the email")
         return "email confirmed by the operator"
 
     def _operator_headers(self) -> dict[str, str]:
+        """One operator session per run, past two-step verification (a code is accepted once,
+        so the run signs in once and signs out at the end)."""
+        if self._operator is not None:
+            return self._operator
         login = self.client.post(
             "/api/v1/auth/login",
             json={"email": self.operator_email, "password": self.operator_password},
         )
+        self.client.cookies.clear()
         _expect(login, 200, "operator login")
-        return {"Authorization": f"Bearer {login.json()['access_token']}"}
+        token = login.json()["access_token"]
+        if login.json().get("mfa_required"):
+            token = self._operator_code(token)
+        self._operator = {"Authorization": f"Bearer {token}"}
+        return self._operator
+
+    def _operator_code(self, pending: str) -> str:
+        import pyotp
+
+        if not self.operator_totp_secret:
+            raise AssertionError(
+                "the operator account uses two-step verification: set "
+                "KURA_VERIFY_OPERATOR_TOTP_SECRET to its authenticator key"
+            )
+        totp = pyotp.TOTP(self.operator_totp_secret)
+        for attempt in range(2):
+            verified = self.client.post(
+                "/api/v1/auth/mfa/verify",
+                headers={"Authorization": f"Bearer {pending}"},
+                json={"code": totp.now()},
+            )
+            self.client.cookies.clear()
+            if verified.status_code == 200:
+                return str(verified.json()["access_token"])
+            if attempt == 0 and "already been used" in verified.text:
+                time.sleep(totp.interval - time.time() % totp.interval + 1)  # the next code
+                continue
+            _expect(verified, 200, "operator two-step verification")
+        raise AssertionError("operator two-step verification failed")
 
     def payments(self) -> str:
         status = self.client.get("/api/v1/billing/status", headers=self._auth)
@@ -232,8 +266,6 @@ class Verifier:
             )
         headers = self._operator_headers()
         status = self.client.get("/api/v1/admin/status", headers=headers)
-        self.client.post("/api/v1/auth/logout", headers=headers)
-        self.client.cookies.clear()
         _expect(status, 200, "operator status")
         body = status.json()
         if not body["job_queue"]["healthy"]:
@@ -247,6 +279,9 @@ class Verifier:
         )
 
     def _cleanup(self) -> Check:
+        if self._operator is not None:
+            self.client.post("/api/v1/auth/logout", headers=self._operator)
+            self.client.cookies.clear()
         if not self._token:
             return Check("cleanup", True, "nothing to remove")
         deleted = self.client.request(
@@ -296,6 +331,7 @@ def from_environment(
         whatsapp_number=os.environ.get("TWILIO_WHATSAPP_NUMBER"),
         operator_email=os.environ.get("KURA_VERIFY_OPERATOR_EMAIL"),
         operator_password=os.environ.get("KURA_VERIFY_OPERATOR_PASSWORD"),
+        operator_totp_secret=os.environ.get("KURA_VERIFY_OPERATOR_TOTP_SECRET"),
     )
 
 

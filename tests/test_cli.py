@@ -343,3 +343,34 @@ def test_serve_honours_kura_run_worker(empty_db: URL, tmp_path: Path) -> None:
 
     assert workers_after_start(KURA_RUN_WORKER="false") == 0
     assert workers_after_start() == 1  # the default: one in-process worker
+
+
+def test_mfa_reset_lets_a_locked_out_operator_back_in(empty_db: URL, tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": describe(empty_db, show_password=True),
+        "KURA_DATA_DIR": str(tmp_path),
+        "KURA_SUPERUSER_PASSWORD": "operador-seguro-2026",
+    }
+    assert (
+        kura("createsuperuser", "--email", "ops@kuraos.ai", "--full-name", "Ops", **env).returncode
+        == 0
+    )
+    with psycopg.connect(libpq_conninfo(empty_db)) as conn:
+        row = conn.execute("SELECT id FROM user_account WHERE email = 'ops@kuraos.ai'").fetchone()
+        assert row is not None
+        user_id = row[0]
+        conn.execute(
+            "INSERT INTO user_mfa (user_id, secret_sealed, enabled_at) VALUES (%s, 'x', now())",
+            (user_id,),
+        )
+    unknown = _one_clear_line(kura("mfa-reset", "nobody@kuraos.ai", **env))
+    assert "no account with the email" in unknown
+    reset = kura("mfa-reset", "ops@kuraos.ai", **env)
+    assert reset.returncode == 0, reset.stderr
+    assert "Two-step verification is off for ops@kuraos.ai" in reset.stdout
+    with psycopg.connect(libpq_conninfo(empty_db)) as conn:
+        assert conn.execute("SELECT count(*) FROM user_mfa").fetchone() == (0,)
+        audited = conn.execute(
+            "SELECT details->>'by' FROM audit_event WHERE action = 'auth.mfa_disabled'"
+        ).fetchall()
+    assert audited == [("kura mfa-reset",)]

@@ -253,6 +253,48 @@ def createsuperuser(
     run_cli(run)
 
 
+@app.command("mfa-reset")
+def mfa_reset(
+    email: Annotated[str, typer.Argument(help="The account locked out of two-step verification.")],
+) -> None:
+    """Turn two-step verification off for an account whose device and recovery codes are lost.
+
+    Every session of the account ends; it sets MFA up again at its next sign-in (operators must).
+    Needs the database itself (like createsuperuser): it is the way back in, not an API."""
+    from kura.auth.mfa import reset_for
+    from kura.db.engine import Database
+    from kura.db.location import database_url
+    from kura.users.service import get_by_email
+
+    async def reset(url: URL) -> str:
+        database = Database.connect(url, pool_size=1)
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                user = await get_by_email(session, email.strip())
+                if user is None:
+                    raise KeyError(email)
+                had = await reset_for(session, user)
+        finally:
+            await database.dispose()
+        if had:
+            return f"Two-step verification is off for {user.email}; their sessions ended."
+        return f"{user.email} had no two-step verification; their sessions ended."
+
+    def run() -> None:
+        settings = cli_settings()
+        with database_url(settings) as url:
+            open_database(url, settings)
+            try:
+                out.print(asyncio.run(reset(url)), highlight=False)
+            except KeyError:
+                err.print(
+                    f"[bold red]error:[/] no account with the email {email!r}", highlight=False
+                )
+                raise typer.Exit(2) from None
+
+    run_cli(run)
+
+
 @config_app.command("check")
 def config_check() -> None:
     """Show each integration as configured / not configured / invalid (never a value)."""

@@ -26,7 +26,7 @@ from kura.auth.mfa_secrets import (
     unseal,
 )
 from kura.auth.models import AuthSession
-from kura.auth.sessions import Authenticated, utcnow
+from kura.auth.sessions import Authenticated, revoke_all_sessions, utcnow
 from kura.config import Settings
 from kura.errors import Conflict, KuraError
 from kura.users.models import User
@@ -331,3 +331,14 @@ async def audit_verified(
     await _audit(
         session, AuditAction.MFA_VERIFIED, user, ip=ip, details={"method": kind, "step_up": step_up}
     )
+
+
+async def reset_for(session: AsyncSession, user: User) -> bool:
+    """Turn MFA off for someone locked out (lost device and codes), from the command line:
+    whoever runs it already holds the database. Every session of theirs ends; audited."""
+    had = await session.get(UserMfa, user.id) is not None
+    await session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
+    await session.execute(delete(UserMfa).where(UserMfa.user_id == user.id))
+    await revoke_all_sessions(session, user)
+    await _audit(session, AuditAction.MFA_DISABLED, user, ip=None, details={"by": "kura mfa-reset"})
+    return had

@@ -29,12 +29,24 @@ async def test_the_purge_erases_a_practice_only_after_its_grace_period(
     closing.organization.closure_requested_at = utcnow() - timedelta(days=31)
     closing.organization.closes_at = utcnow() + timedelta(hours=1)
     await session.flush()
-    assert await erase_closed_practices(session, utcnow()) == []
+    assert await erase_closed_practices(session, utcnow()) == ([], [])
     assert await session.get(Organization, closing.organization.id) is not None
 
+    from kura.exports.models import DataExport, ExportKind, ExportStatus
+
+    session.add(
+        DataExport(
+            organization_id=closing.organization.id,
+            kind=ExportKind.PRACTICE,
+            status=ExportStatus.READY,
+            blob_name="export_closing.zip",
+        )
+    )
     closing.organization.closes_at = utcnow() - timedelta(minutes=1)
     await session.flush()
-    await erase_closed_practices(session, utcnow())
+    audio, exports = await erase_closed_practices(session, utcnow())
+    assert audio == []  # nobody there had a briefing with audio
+    assert exports == ["export_closing.zip"]  # its files are deleted from the store after
     gone, other = closing.organization.id, staying.organization.id
     session.expire_all()
     assert await session.scalar(select(Organization).where(Organization.id == gone)) is None

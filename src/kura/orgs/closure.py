@@ -56,10 +56,14 @@ def closes_at(requested: datetime) -> datetime:
     return requested + GRACE
 
 
-async def erase_closed_practices(session: AsyncSession, moment: datetime) -> list[str]:
+async def erase_closed_practices(
+    session: AsyncSession, moment: datetime
+) -> tuple[list[str], list[str]]:
     """Erase practices whose closure's grace period is over (everything goes with them, by
-    ON DELETE CASCADE); returns the names of their stored blobs, to delete after the commit."""
+    ON DELETE CASCADE); returns the names of their briefing audio and export files, to delete
+    from their stores after the commit."""
     from kura.briefings.service import audio_of_users
+    from kura.exports.models import DataExport
     from kura.users.models import User
 
     due = list(
@@ -70,11 +74,19 @@ async def erase_closed_practices(session: AsyncSession, moment: datetime) -> lis
         )
     )
     blobs: list[str] = []
+    exports: list[str] = []
     for organization in due:
         members = list(
             await session.scalars(select(User.id).where(User.organization_id == organization.id))
         )
         blobs += await audio_of_users(session, members)
+        exports += [
+            name
+            for name in await session.scalars(
+                select(DataExport.blob_name).where(DataExport.organization_id == organization.id)
+            )
+            if name
+        ]
         await record(
             session,
             AuditAction.PRACTICE_ERASED,
@@ -92,7 +104,7 @@ async def erase_closed_practices(session: AsyncSession, moment: datetime) -> lis
         )
         await session.delete(organization)
     await session.flush()
-    return blobs
+    return blobs, exports
 
 
 async def recent_practice_export(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import procrastinate
@@ -17,8 +18,10 @@ log = get_logger(__name__)
 async def purge_records(context: procrastinate.JobContext, timestamp: int) -> None:
     """Daily: erase records past retention, drafts past their restore window, closed practices."""
     from kura.briefings.service import remove_audio
+    from kura.exports.storage import export_store
     from kura.orgs.closure import erase_closed_practices
     from kura.patients.purge import erase_due_patients, purge_deleted_drafts
+    from kura.storage.blobs import BlobNotFound
 
     database = context.additional_context["database"]
     moment = datetime.fromtimestamp(timestamp, UTC)
@@ -32,6 +35,11 @@ async def purge_records(context: procrastinate.JobContext, timestamp: int) -> No
     async with database.sessionmaker() as session, session.begin():
         drafts = await purge_deleted_drafts(session, moment)
     async with database.sessionmaker() as session, session.begin():
-        blobs = await erase_closed_practices(session, moment)
-    await remove_audio(context.additional_context["settings"], blobs)  # after the commit
+        audio, exports = await erase_closed_practices(session, moment)
+    settings = context.additional_context["settings"]
+    await remove_audio(settings, audio)  # after the commit: a rolled-back erasure keeps them
+    store = export_store(settings)
+    for name in exports:
+        with contextlib.suppress(BlobNotFound):
+            await store.delete(name)
     log.info("records.purged", patients=erased, drafts=drafts, tick=timestamp)

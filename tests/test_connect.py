@@ -63,10 +63,10 @@ async def test_the_owner_onboards_once_and_account_updates_enable_charges(
     enabled = stripe_event(
         "account.updated", _account(account_id, charges=True, payouts=True), created=now
     )
-    stale = stripe_event(
+    older = stripe_event(
         "account.updated", _account(account_id, charges=False, payouts=False), created=now - 60
     )
-    for event in (enabled, stale):
+    for event in (enabled, older):
         assert (await deliver(pay, event)).status_code == 200
     status = (await pay.get("/api/v1/billing/status", headers=owner.headers)).json()
     assert status["charges_enabled"] is True and status["payouts_enabled"] is True

@@ -71,7 +71,7 @@ def _fresh_database(postgres: EmbeddedPostgres, name: str, data_dir: Path) -> UR
         timeout=120,
     )
     global _operator
-    _operator = Operator(**OPERATOR)
+    _operator = Operator(OPERATOR["email"], OPERATOR["password"])
     return url
 
 
@@ -79,7 +79,7 @@ def _env(url: URL) -> dict[str, Any]:
     return {"DATABASE_URL": describe(url, show_password=True), "KURA_RUN_WORKER": "false"}
 
 
-_operator = Operator(**OPERATOR)  # replaced with each fresh database
+_operator = Operator(OPERATOR["email"], OPERATOR["password"])  # replaced with each fresh database
 
 
 def _login(base: str) -> str:

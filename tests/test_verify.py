@@ -16,7 +16,7 @@ import pytest
 
 from tests.operator_support import Operator
 from tests.server_support import server_env, serving
-from tests.test_payments import FakeStripe
+from tests.stripe_support import FakeStripe
 
 TOKEN = "verify-twilio-token-0123456789"
 NUMBER = "+34911000000"

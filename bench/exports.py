@@ -33,7 +33,7 @@ from kura.patients.models import Patient
 from kura.users import service as users
 
 BASE_NOTES = int(os.environ.get("BENCH_EXPORT_NOTES", "500"))
-ROUNDS = int(os.environ.get("BENCH_EXPORT_ROUNDS", "1"))
+ROUNDS = int(os.environ.get("BENCH_EXPORT_ROUNDS", "3"))
 GOAL = 1.5  # 10x the record may not need more than 1.5x the memory
 TEXT = (
     "Sesión de seguimiento: trabajamos respiración, sueño y la relación con su madre; "

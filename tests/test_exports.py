@@ -25,6 +25,7 @@ from kura.db.engine import Database
 from kura.exports.models import DataExport, ExportStatus
 from kura.exports.pdf import RecordPdf, latin1
 from kura.exports.service import expire_exports, run_export
+from kura.invoices.models import Invoice
 from kura.monitoring.models import (
     DailyConversationAnalysis,
     Direction,
@@ -37,7 +38,16 @@ from kura.payments.models import Payment, PaymentKind, PaymentStatus
 from kura.users.models import Role
 from tests.factories import Member, enrol_mfa, make_owner, make_patient, make_staff
 
-PARTS = ("patient", "notes", "bookings", "payments", "messages", "analyses", "risk_alerts")
+PARTS = (
+    "patient",
+    "notes",
+    "bookings",
+    "payments",
+    "invoices",
+    "messages",
+    "analyses",
+    "risk_alerts",
+)
 
 
 async def seed_record(session: AsyncSession, owner: Member, patient: Patient) -> dict[str, int]:
@@ -104,14 +114,28 @@ async def seed_record(session: AsyncSession, owner: Member, patient: Patient) ->
     ]
     session.add_all(bookings)
     await session.flush()
+    payment = Payment(
+        organization_id=org,
+        booking_id=bookings[0].id,
+        kind=PaymentKind.BOOKING,
+        amount_cents=6000,
+        currency="eur",
+        status=PaymentStatus.SUCCEEDED,
+    )
+    session.add(payment)
+    await session.flush()
     session.add(
-        Payment(
+        Invoice(
             organization_id=org,
-            booking_id=bookings[0].id,
-            kind=PaymentKind.BOOKING,
+            payment_id=payment.id,
+            year=now.year,
+            sequence=1,
+            number=f"{now.year}-000001",
+            vat_note="Exenta de IVA",
+            customer_name=patient.full_name,
+            description="Sesión",
             amount_cents=6000,
             currency="eur",
-            status=PaymentStatus.SUCCEEDED,
         )
     )
     message = MessageLog(
@@ -161,6 +185,7 @@ async def seed_record(session: AsyncSession, owner: Member, patient: Patient) ->
         "notes": 3,
         "bookings": 2,
         "payments": 1,
+        "invoices": 1,
         "messages": 1,
         "analyses": 1,
         "risk_alerts": 1,
@@ -436,3 +461,8 @@ def test_the_pdf_text_is_made_latin1_deliberately() -> None:
         }
     )
     assert pdf_pages(pdf.output()) >= 1
+    text = latin1("Ánimo “estable” — " * 40 + "x" * 300 + "\nfin")
+    lines = pdf.wrap(text)
+    room = pdf._pdf.epw - 2 * pdf._pdf.c_margin
+    assert all(pdf._pdf.get_string_width(line) <= room + 1e-6 for line in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "").replace("\n", "")

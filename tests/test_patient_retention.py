@@ -18,6 +18,7 @@ from kura.auth.sessions import utcnow
 from kura.bookings.models import Booking, BookingStatus, Service
 from kura.clinical.models import ClinicalNote
 from kura.config import Settings
+from kura.exports.models import DataExport, ExportKind, ExportStatus
 from kura.monitoring.models import Direction, MessageLog, Routing
 from kura.patients.models import Patient
 from kura.patients.purge import erase_due_patients, purge_deleted_drafts
@@ -197,7 +198,19 @@ async def test_the_purge_erases_due_records_only_and_audits_counts(
     await session.execute(
         update(Patient).where(Patient.id == due.id).values(retain_until=date(2020, 1, 1))
     )
+    export = DataExport(
+        organization_id=owner.organization.id,
+        kind=ExportKind.PATIENT,
+        patient_id=due.id,
+        status=ExportStatus.READY,
+        blob_name="export_due.zip",
+        expires_at=utcnow() + timedelta(days=6),
+    )
+    session.add(export)
+    await session.flush()
     assert await erase_due_patients(session, utcnow()) == 1
+    await session.refresh(export)
+    assert export.expires_at is not None and export.expires_at <= utcnow()  # file goes now
     remaining = set(
         await session.scalars(
             select(Patient.id).where(Patient.organization_id == owner.organization.id)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, String, func
+from sqlalchemy import BigInteger, Identity, Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,6 +18,8 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_org_time", "organization_id", "occurred_at"),
         Index("ix_audit_event_target", "target_id"),
+        # A record's access trail (exports, the audit filter) matches details.patient_id too.
+        Index("ix_audit_event_patient", "organization_id", text("(details ->> 'patient_id')")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

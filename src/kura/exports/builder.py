@@ -84,9 +84,13 @@ async def pages(
         if not rows:
             return
         last = tuple(getattr(rows[-1], column.key) for column in order)
+        full = len(rows) == PAGE
         yield rows
-        session.expunge_all()  # what was written is not kept
-        if len(rows) < PAGE:
+        # Emptied for the caller too: the page just written is not kept while the next loads
+        # (holding both doubled the peak).
+        rows.clear()
+        session.expunge_all()
+        if not full:
             return
 
 
@@ -145,6 +149,7 @@ class RecordReader:
                 item["addenda"] = [row_dict(a) for a in note.addenda]
                 item["versions"] = versions.get(note.id, [])
                 yield item
+            versions.clear()
 
     async def _rows(
         self,
@@ -163,7 +168,9 @@ class RecordReader:
         return self._rows(statement, (Booking.starts_at, Booking.id), _BOOKING_EXCLUDED)
 
     def payments(self) -> AsyncIterator[dict[str, Any]]:
-        bookings = select(Booking.id).where(Booking.patient_id == self.patient_id)
+        bookings = select(Booking.id).where(
+            Booking.organization_id == self.org_id, Booking.patient_id == self.patient_id
+        )
         statement = select(Payment).where(
             Payment.organization_id == self.org_id, Payment.booking_id.in_(bookings)
         )
@@ -171,7 +178,9 @@ class RecordReader:
 
     def invoices(self) -> AsyncIterator[dict[str, Any]]:
         """The invoices issued for the payments above (the customer is the patient)."""
-        bookings = select(Booking.id).where(Booking.patient_id == self.patient_id)
+        bookings = select(Booking.id).where(
+            Booking.organization_id == self.org_id, Booking.patient_id == self.patient_id
+        )
         payments = select(Payment.id).where(Payment.booking_id.in_(bookings))
         statement = select(Invoice).where(
             Invoice.organization_id == self.org_id, Invoice.payment_id.in_(payments)

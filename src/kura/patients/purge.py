@@ -7,13 +7,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
 from kura.bookings.models import Booking
 from kura.clinical.models import ClinicalNote
 from kura.clinical.service import RESTORE_WINDOW
+from kura.exports.models import DataExport
 from kura.logging import get_logger
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.patients.models import Patient
@@ -51,6 +52,13 @@ async def erase_due_patients(session: AsyncSession, moment: datetime) -> int:
             .with_for_update(skip_locked=True)
         )
     )
+    if due:  # before the erasure unlinks them (ON DELETE SET NULL)
+        # Their exports' files go with the next hourly expiry, not at their own expiry date.
+        await session.execute(
+            update(DataExport)
+            .where(DataExport.patient_id.in_([p.id for p in due]))
+            .values(expires_at=moment)
+        )
     for patient in due:
         counts = await _counts(session, [patient.id])
         await record(

@@ -76,7 +76,15 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status = 'READY'"),
     )
+    # An export's (and the audit filter's) access trail of a record: details.patient_id.
+    op.create_index(
+        "ix_audit_event_patient",
+        "audit_event",
+        ["organization_id", sa.text("(details ->> 'patient_id')")],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_event_patient", table_name="audit_event")
     op.drop_table("data_export")

@@ -24,12 +24,15 @@ from kura.config import Settings
 
 PACKAGE = "kura_api_client"
 # Non-JSON media types the generator should treat as bytes or text (it knows only
-# application/octet-stream and text/*): the briefing's MP3, a backup file, TwiML.
+# application/octet-stream and text/*): the briefing's MP3, a backup file, an invoice PDF,
+# an export ZIP, TwiML.
 CONFIG = {
     "package_name_override": PACKAGE,
     "content_type_overrides": {
         "audio/mpeg": "application/octet-stream",
         "application/gzip": "application/octet-stream",
+        "application/pdf": "application/octet-stream",
+        "application/zip": "application/octet-stream",
         "application/xml": "text/plain",
     },
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import pytest
 
@@ -141,7 +142,15 @@ def test_fold_keeps_lengths_and_tells_n_from_ñ() -> None:
     assert fold("Peña") == "peña" and fold("Ángel") == "angel"
 
 
-def _held_out() -> list[dict[str, object]]:
+class HeldOutCase(TypedDict):
+    text: str
+    patient: str
+    staff: NotRequired[list[str]]
+    sensitive: list[str]
+    keep: list[str]
+
+
+def _held_out() -> list[HeldOutCase]:
     return [json.loads(line) for line in HELD_OUT.read_text().splitlines() if line.strip()]
 
 
@@ -153,10 +162,10 @@ def held_out_recall() -> tuple[int, int, list[str]]:
     for case in _held_out():
         pseudonyms = Pseudonymizer()
         pseudonyms.person(str(case["patient"]), patient=True)
-        for name in case.get("staff", []):  # type: ignore[attr-defined]
+        for name in case.get("staff", []):
             pseudonyms.person(name)
         redacted = fold(pseudonyms.redact(str(case["text"])))
-        for sensitive in case["sensitive"]:  # type: ignore[attr-defined]
+        for sensitive in case["sensitive"]:
             total += 1
             if re.search(rf"(?<!\w){re.escape(fold(sensitive))}(?!\w)", redacted):
                 misses.append(sensitive)
@@ -175,5 +184,5 @@ def test_held_out_recall_and_kept_words() -> None:
         pseudonyms = Pseudonymizer()
         pseudonyms.person(str(case["patient"]), patient=True)
         redacted = pseudonyms.redact(str(case["text"]))
-        for word in case["keep"]:  # type: ignore[attr-defined]
+        for word in case["keep"]:
             assert word in redacted, (word, redacted)

@@ -26,7 +26,7 @@ class OrgTier(StrEnum):
 
 
 def _default_slug(context: DefaultExecutionContext) -> str:
-    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]  # reason: SQLAlchemy leaves it unannotated
     slug = slugify(str(parameters.get("name") or ""))
     taken = context.connection.execute(
         text("SELECT 1 FROM organization WHERE slug = :slug"), {"slug": slug}

@@ -23,7 +23,7 @@ from kura.clinical.models import ClinicalNote, NoteAddendum, NoteStatus, NoteVer
 from kura.config import Settings
 from kura.db.engine import Database
 from kura.exports.models import DataExport, ExportStatus
-from kura.exports.pdf import RecordPdf, latin1
+from kura.exports.pdf import RecordPdf
 from kura.exports.service import expire_exports, run_export
 from kura.invoices.models import Invoice
 from kura.monitoring.models import (
@@ -35,6 +35,7 @@ from kura.monitoring.models import (
 )
 from kura.patients.models import Patient
 from kura.payments.models import Payment, PaymentKind, PaymentStatus
+from kura.pdf_text import latin1
 from kura.users.models import Role
 from tests.factories import Member, enrol_mfa, make_owner, make_patient, make_staff
 

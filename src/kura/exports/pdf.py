@@ -10,37 +10,19 @@ manifest says so. A PDF holds at most NOTES_PER_VOLUME entries, so a long record
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.fonts import CoreFont
 
+from kura.pdf_text import latin1
+
 NOTES_PER_VOLUME = 200
-_ASCII_FORMS = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2026": "...",
-        "\u20ac": "EUR",
-        "\u00a0": " ",
-    }
-)
 LATIN1_NOTE = (
     "The PDF uses Latin-1 core fonts: characters outside Latin-1 are shown as '?'. "
     "The JSON files keep the exact text."
 )
-
-
-def latin1(text: object) -> str:
-    """Text the core fonts can print (see the module docstring)."""
-    value = unicodedata.normalize("NFC", str(text)).translate(_ASCII_FORMS)
-    return value.encode("latin-1", errors="replace").decode("latin-1")
 
 
 def _when(value: object) -> str:

@@ -1,27 +1,24 @@
-"""An invoice as a one-page PDF (fpdf2's core fonts: Latin-1, which Spanish fits in; any other
-character is printed as "?")."""
+"""An invoice as a one-page PDF (fpdf2's core fonts: Latin-1, which Spanish fits in; see
+kura.pdf_text for the rest)."""
 
 from __future__ import annotations
 
 from fpdf import FPDF
 
 from kura.invoices.models import Invoice
-
-
-def _latin1(value: object) -> str:
-    return str(value).encode("latin-1", errors="replace").decode("latin-1")
+from kura.pdf_text import latin1
 
 
 def render(invoice: Invoice) -> bytes:
     pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(f"Factura {invoice.number}"))
+    pdf.set_title(latin1(f"Factura {invoice.number}"))
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, _latin1(f"Factura {invoice.number}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, latin1(f"Factura {invoice.number}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
 
     def line(text: object) -> None:
-        pdf.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, latin1(text), new_x="LMARGIN", new_y="NEXT")
 
     line(f"Fecha de expedición: {invoice.issued_at:%d/%m/%Y}")
     pdf.ln(4)
@@ -45,7 +42,7 @@ def render(invoice: Invoice) -> bytes:
     pdf.cell(140, 7, "Concepto", border=1)
     pdf.cell(0, 7, "Importe", border=1, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
-    pdf.cell(140, 7, _latin1(invoice.description)[:90], border=1)
+    pdf.cell(140, 7, latin1(invoice.description)[:90], border=1)
     pdf.cell(0, 7, amount, border=1, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     line(f"Base imponible: {amount}. Total: {amount}.")

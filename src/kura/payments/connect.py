@@ -16,7 +16,7 @@ from kura.auth.sessions import Authenticated
 from kura.config import Settings
 from kura.errors import ServiceUnavailable
 from kura.orgs.models import Organization
-from kura.payments.service import _stripe_error
+from kura.payments.service import stripe_failure
 from kura.payments.stripe_client import stripe_client
 
 
@@ -62,9 +62,9 @@ async def onboarding_link(
                 "Payments to practices are not set up on this platform yet (Stripe Connect is "
                 "not enabled on its Stripe account): the platform operator must enable it."
             ) from None
-        raise _stripe_error(exc) from None
+        raise stripe_failure(exc) from None
     except stripe.StripeError as exc:
-        raise _stripe_error(exc) from None
+        raise stripe_failure(exc) from None
     return str(link.url), int(link.expires_at)
 
 

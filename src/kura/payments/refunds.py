@@ -15,7 +15,7 @@ from kura.bookings.models import Booking
 from kura.config import Settings
 from kura.errors import BadRequest, Conflict
 from kura.payments.models import Payment, PaymentKind, PaymentStatus
-from kura.payments.service import _stripe_error
+from kura.payments.service import stripe_failure
 from kura.payments.stripe_client import stripe_client
 
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")  # Stripe's own
@@ -68,7 +68,7 @@ async def refund(
             {"idempotency_key": f"refund-{payment.id}-{payment.refunded_cents}-{amount}"},
         )
     except stripe.StripeError as exc:
-        raise _stripe_error(exc) from None
+        raise stripe_failure(exc) from None
     payment.refunded_cents += amount
     await session.flush()
     return amount

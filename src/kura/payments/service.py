@@ -36,7 +36,7 @@ class StripeFailed(KuraError):
     code = "stripe_error"
 
 
-def _stripe_error(exc: Exception) -> StripeFailed:
+def stripe_failure(exc: Exception) -> StripeFailed:
     log.warning("stripe.request_failed", error=type(exc).__name__, code=getattr(exc, "code", None))
     message = getattr(exc, "user_message", None) or "Stripe could not process the request."
     return StripeFailed(str(message))
@@ -68,7 +68,7 @@ async def create_payment_intent(
         else:
             intent = await _new_intent(session, settings, auth.organization, booking, client)
     except stripe.StripeError as exc:
-        raise _stripe_error(exc) from None
+        raise stripe_failure(exc) from None
     return PaymentIntentCreated(
         client_secret=str(intent.client_secret),
         payment_intent_id=intent.id,
@@ -162,7 +162,7 @@ async def checkout_url(
         # A plain dict for the SDK's TypedDict params (keys built conditionally above).
         checkout = await sessions.create_async(params)  # type: ignore[arg-type]
     except stripe.StripeError as exc:
-        raise _stripe_error(exc) from None
+        raise stripe_failure(exc) from None
     return str(checkout.url)
 
 
@@ -179,5 +179,5 @@ async def portal_url(settings: Settings, organization: Organization) -> str:
             }
         )
     except stripe.StripeError as exc:
-        raise _stripe_error(exc) from None
+        raise stripe_failure(exc) from None
     return str(portal.url)

@@ -153,6 +153,7 @@ async def backup_env(db_url: URL, template_db: str, tmp_path: Path) -> AsyncIter
 def stripe_settings(settings: Settings) -> Iterator[Settings]:
     """Settings whose Stripe is the local fake (tests/stripe_support.py)."""
     FakeStripe.requests, FakeStripe.intents, FakeStripe.connect_enabled = [], {}, True
+    FakeStripe.sessions = {}
     server = HTTPServer(("127.0.0.1", 0), FakeStripe)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield settings.model_copy(

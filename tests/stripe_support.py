@@ -25,6 +25,7 @@ _ids = count(1)
 class FakeStripe(BaseHTTPRequestHandler):
     requests: list[dict[str, Any]] = []
     intents: dict[str, dict[str, Any]] = {}
+    sessions: dict[str, dict[str, Any]] = {}
     connect_enabled = True
 
     def _reply(self, body: dict[str, Any], status: int = 200) -> None:
@@ -37,8 +38,54 @@ class FakeStripe(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.requests.append({"method": "GET", "path": self.path})
-        intent_id = self.path.rsplit("/", 1)[-1]
-        self._reply(self.intents[intent_id])
+        object_id = self.path.rsplit("/", 1)[-1]
+        found = self.intents.get(object_id) or self.sessions.get(object_id)
+        if found is None:
+            self._reply(_no_such(object_id), 404)
+            return
+        self._reply(found)
+
+    def _checkout_session(self, n: int, params: dict[str, str]) -> None:
+        """As Stripe: expires_at 30 minutes to 24 hours ahead; no PaymentIntent until paid."""
+        now = int(time.time())
+        expires_at = int(params.get("expires_at", now + 86400))
+        if not now + 1800 <= expires_at <= now + 86400:
+            limit = "at least 30 minutes" if expires_at < now + 1800 else "less than 24 hours"
+            self._reply(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "param": "expires_at",
+                        "message": f"The `expires_at` timestamp must be {limit} from "
+                        "Checkout Session creation.",
+                    }
+                },
+                400,
+            )
+            return
+        mode = params.get("mode")
+        amount = None
+        if mode == "payment":
+            amount = int(params["line_items[0][price_data][unit_amount]"]) * int(
+                params.get("line_items[0][quantity]", 1)
+            )
+        checkout: dict[str, Any] = {
+            "id": f"cs_test_{n}",
+            "object": "checkout.session",
+            "mode": mode,
+            "status": "open",
+            "payment_status": "unpaid",
+            "livemode": False,
+            "url": f"https://checkout.stripe.test/c/pay/cs_test_{n}",
+            "expires_at": expires_at,
+            "amount_total": amount,
+            "currency": params.get("line_items[0][price_data][currency]"),
+            "payment_intent": None,
+            "client_reference_id": params.get("client_reference_id"),
+            "metadata": {k[9:-1]: v for k, v in params.items() if k.startswith("metadata[")},
+        }
+        self.sessions[checkout["id"]] = checkout
+        self._reply(checkout)
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
@@ -68,13 +115,7 @@ class FakeStripe(BaseHTTPRequestHandler):
             self.intents[intent_id] = intent
             self._reply(intent)
         elif self.path == "/v1/checkout/sessions":
-            self._reply(
-                {
-                    "id": f"cs_test_{n}",
-                    "object": "checkout.session",
-                    "url": f"https://checkout.stripe.test/c/pay/cs_test_{n}",
-                }
-            )
+            self._checkout_session(n, params)
         elif self.path == "/v1/refunds":
             intent = self.intents[params["payment_intent"]]
             amount = int(params.get("amount", intent["amount"]))
@@ -156,6 +197,19 @@ class FakeStripe(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         return None
+
+
+def _no_such(object_id: str) -> dict[str, Any]:
+    """Stripe's answer for an id it does not know."""
+    kind = "checkout.session" if object_id.startswith("cs_") else "payment_intent"
+    return {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "param": "id",
+            "message": f"No such {kind}: '{object_id}'",
+        }
+    }
 
 
 async def paid_booking(session: AsyncSession, owner: Member, price: int = 6000) -> Booking:

@@ -167,6 +167,7 @@ async def test_free_booking_is_confirmed_and_matches_patients_without_saying_so(
             "service",
             "practice",
             "changes_allowed_until",
+            "payment_due",
             "manage_token",
         }
         assert len(answer["manage_token"]) == 43
@@ -190,7 +191,7 @@ async def test_free_booking_is_confirmed_and_matches_patients_without_saying_so(
     mails = _outbox(settings)
     to_patient = next(m for m in mails if m["To"] == known.email)
     assert "confirmada" in _body(to_patient) and "pagada" not in _body(to_patient)
-    assert f"/api/v1/public/booking/manage/{existing.json()['manage_token']}" in _body(to_patient)
+    assert f"/book/manage/{existing.json()['manage_token']}" in _body(to_patient)
     to_staff = [m for m in mails if m["To"] == owner.user.email]
     assert len(to_staff) == 2 and all("Ana" not in _body(m) for m in to_staff)
 
@@ -374,7 +375,7 @@ async def test_staff_bookings_get_a_manage_link_and_an_honest_email(
     assert created.status_code == 201 and created.json()["source"] == "staff"
     assert await run_booking_emails(database, settings) == 1  # the patient only
     (mail,) = _outbox(settings)
-    assert "pendiente de pago" in _body(mail) and "/api/v1/public/booking/manage/" in _body(mail)
+    assert "pendiente de pago" in _body(mail) and "/book/manage/" in _body(mail)
     free = await online_service(client, owner, name="Primera visita")
     await session.execute(text("UPDATE procrastinate_jobs SET status = 'succeeded'"))  # sent
     second = await client.post(

@@ -143,6 +143,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     from kura.console import install_console
 
     install_console(app)
+    from kura.bookings.manage_pages import install_manage_pages
+
+    install_manage_pages(app)
     install_openapi(app)
     if settings.serves_api_docs:
         install_docs(app)

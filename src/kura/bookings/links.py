@@ -28,7 +28,10 @@ def public_base(settings: Settings) -> str:
     return (settings.public_base_url or f"http://127.0.0.1:{settings.port}").rstrip("/")
 
 
+MANAGE_PAGE = "/book/manage"
+
+
 def manage_url(settings: Settings, booking_id: uuid.UUID) -> str:
-    """The link a patient receives: the API's manage path under PUBLIC_BASE_URL (the web page
-    that will serve it does not exist yet; docs/scheduling.md)."""
-    return f"{public_base(settings)}{MANAGE_PATH}/{manage_token(settings, booking_id)}"
+    """The link a patient receives: the manage page (view, pay, cancel) under PUBLIC_BASE_URL;
+    the same token works on the API's MANAGE_PATH."""
+    return f"{public_base(settings)}{MANAGE_PAGE}/{manage_token(settings, booking_id)}"

@@ -308,6 +308,7 @@ async def cancel(
     ip: str | None,
 ) -> None:
     from kura.bookings.tasks import queue_booking_email
+    from kura.payments.tasks import queue_refund_if_paid
 
     _check_changeable(booking, service, organization)
     booking.status = BookingStatus.CANCELLED
@@ -315,6 +316,8 @@ async def cancel(
     await session.flush()
     await _audit_change(session, AuditAction.BOOKING_CANCELLED_BY_LINK, booking, ip)
     await queue_booking_email(session, booking.id, "cancelled_by_link")
+    # Cancelling by link is only possible inside the window, so a payment always goes back.
+    await queue_refund_if_paid(session, booking.id)
 
 
 async def reschedule(
@@ -347,3 +350,17 @@ async def reschedule(
     await bookings.flush_booking(session, TAKEN)
     await _audit_change(session, AuditAction.BOOKING_RESCHEDULED_BY_LINK, booking, ip)
     await queue_booking_email(session, booking.id, "rescheduled_by_link", before=before)
+
+
+async def payment_due(session: AsyncSession, booking: Booking) -> bool:
+    """An active, priced booking with no succeeded payment: the patient can pay online."""
+    from kura.payments.models import Payment, PaymentStatus
+
+    if booking.amount_cents <= 0 or booking.status not in ACTIVE_STATUSES:
+        return False
+    paid = await session.scalar(
+        select(Payment.id).where(
+            Payment.booking_id == booking.id, Payment.status == PaymentStatus.SUCCEEDED
+        )
+    )
+    return paid is None

@@ -10,11 +10,13 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.bookings import public
-from kura.bookings.links import manage_token
+from kura.bookings.links import manage_token, manage_url
 from kura.bookings.models import Booking, Service
 from kura.bookings.public_schemas import (
+    CheckoutStarted,
     PublicBookingCreate,
     PublicBookingRead,
     PublicPractice,
@@ -45,10 +47,15 @@ REFUSED: Responses = {
 }
 
 
-def _read(
-    booking: Booking, service: Service, organization: Organization, token: str | None = None
+async def _read(
+    session: AsyncSession,
+    booking: Booking,
+    service: Service,
+    organization: Organization,
+    token: str | None = None,
 ) -> PublicBookingRead:
     return PublicBookingRead(
+        payment_due=await public.payment_due(session, booking),
         status=booking.status,
         starts_at=booking.starts_at,
         ends_at=booking.ends_at,
@@ -64,7 +71,7 @@ def _read(
 async def view_booking(token: str, request: Request, session: DbSession) -> PublicBookingRead:
     """The booking behind a manage link: service, time, practice and status only."""
     await public.spend_for_ip(get_database(request), public.READS_PER_IP, client_ip(request))
-    return _read(*await public.by_token(session, token))
+    return await _read(session, *await public.by_token(session, token))
 
 
 @router.post(
@@ -78,7 +85,7 @@ async def cancel_booking(token: str, request: Request, session: DbSession) -> Pu
     await public.spend_for_ip(get_database(request), public.CHANGES_PER_IP, ip)
     booking, service, organization = await public.by_token(session, token, lock=True)
     await public.cancel(session, booking, service, organization, ip=ip)
-    return _read(booking, service, organization)
+    return await _read(session, booking, service, organization)
 
 
 @router.post(
@@ -94,7 +101,42 @@ async def reschedule_booking(
     await public.spend_for_ip(get_database(request), public.CHANGES_PER_IP, ip)
     booking, service, organization = await public.by_token(session, token, lock=True)
     await public.reschedule(session, booking, service, organization, body.starts_at, ip=ip)
-    return _read(booking, service, organization)
+    return await _read(session, booking, service, organization)
+
+
+@router.post(
+    "/manage/{token}/checkout",
+    response_model=CheckoutStarted,
+    responses={
+        **NO_LINK,
+        **THROTTLED,
+        400: {"description": "The booking is free: nothing to pay"},
+        409: {
+            "description": "Cancelled, already paid, or the practice cannot take online "
+            "payments yet"
+        },
+        502: {"description": "Stripe could not create the checkout"},
+        503: {"description": "Payments are not configured on this server"},
+    },
+)
+async def checkout_booking(token: str, request: Request, session: DbSession) -> CheckoutStarted:
+    """Pay an unpaid booking on Stripe Checkout; starting it keeps the slot held meanwhile."""
+    from kura.payments.booking_checkout import start_checkout
+
+    ip = client_ip(request)
+    await public.spend_for_ip(get_database(request), public.CHANGES_PER_IP, ip)
+    booking, service, organization = await public.by_token(session, token, lock=True)
+    settings = request.app.state.settings
+    url = await start_checkout(
+        session,
+        settings,
+        booking,
+        service,
+        organization,
+        return_url=manage_url(settings, booking.id),
+        ip=ip,
+    )
+    return CheckoutStarted(url=url)
 
 
 @router.get(
@@ -185,4 +227,4 @@ async def create_public_booking(
     organization = await public.practice_by_slug(session, practice_slug)
     settings = request.app.state.settings
     booking, service = await public.book(session, settings, organization, body, ip=ip)
-    return _read(booking, service, organization, manage_token(settings, booking.id))
+    return await _read(session, booking, service, organization, manage_token(settings, booking.id))

@@ -85,6 +85,9 @@ class PublicBookingRead(BaseModel):
     service: PublicService
     practice: PublicPractice
     changes_allowed_until: datetime = Field(description="Cancel or move by link until then")
+    payment_due: bool = Field(
+        default=False, description="Unpaid and payable online: POST …/manage/{token}/checkout"
+    )
     manage_token: str | None = Field(
         default=None, description="Only in the answer to the booking itself (also emailed)"
     )
@@ -92,3 +95,7 @@ class PublicBookingRead(BaseModel):
 
 class RescheduleBody(Input):
     starts_at: AwareDatetime = Field(description="A start from the slots list")
+
+
+class CheckoutStarted(BaseModel):
+    url: str = Field(description="Stripe Checkout: send the patient's browser there")

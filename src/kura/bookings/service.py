@@ -183,13 +183,30 @@ async def update_booking(
             therapist_id=booking.therapist_id,
             ignore=booking.id,
         )
+    cancelling = (
+        changes.get("status") == BookingStatus.CANCELLED
+        and booking.status != BookingStatus.CANCELLED
+    )
     if "status" in changes:
         booking.status = changes["status"]
         if booking.status == BookingStatus.CANCELLED:
             booking.cancelled_at = booking.cancelled_at or utcnow()
     await flush_booking(session)
+    if cancelling:
+        await _refund_if_in_window(session, booking)
     await session.refresh(booking)
     return booking
+
+
+async def _refund_if_in_window(session: AsyncSession, booking: Booking) -> None:
+    """Cancelled by the practice before the service's cancellation deadline: the patient gets
+    the payment back automatically (later, the owner decides: POST /bookings/{id}/refund)."""
+    from kura.payments.tasks import queue_refund_if_paid
+
+    service = await session.get_one(Service, booking.service_id)
+    deadline = booking.starts_at - timedelta(hours=service.cancellation_window_hours)
+    if utcnow() <= deadline:
+        await queue_refund_if_paid(session, booking.id)
 
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:

@@ -20,7 +20,7 @@ from kura.errors import BadRequest, ServiceUnavailable
 from kura.handlers import Responses
 from kura.logging import get_logger
 from kura.orgs.models import Organization
-from kura.payments import connect, events, refunds, service
+from kura.payments import booking_checkout, connect, events, refunds, service
 from kura.payments.models import StripeEvent
 from kura.payments.schemas import (
     BillingStatus,
@@ -276,8 +276,12 @@ async def _dispatch(
             return await events.payment_succeeded(session, obj)
         case "payment_intent.payment_failed":
             return await events.payment_failed(session, obj)
-        case "checkout.session.completed":
+        case "checkout.session.completed" | "checkout.session.async_payment_succeeded":
+            if obj.get("mode") == "payment":
+                return await booking_checkout.booking_checkout_completed(session, obj)
             return await events.checkout_completed(session, settings, event)
+        case "checkout.session.expired":
+            return await booking_checkout.booking_checkout_expired(session, obj)
         case "customer.subscription.updated" | "customer.subscription.created":
             return await events.subscription_changed(session, settings, event, deleted=False)
         case "customer.subscription.deleted":

@@ -68,6 +68,23 @@ async def _payment_for_intent(session: AsyncSession, intent: Any) -> Payment | N
     )
     if booking is None:
         return None
+    adopted = await session.scalar(
+        # A Checkout Session's own payment row, whose intent Stripe made only at payment time.
+        select(Payment)
+        .where(
+            Payment.booking_id == booking.id,
+            Payment.status == PaymentStatus.PENDING,
+            Payment.stripe_checkout_session_id.is_not(None),
+            Payment.stripe_payment_intent_id.is_(None),
+        )
+        .order_by(Payment.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if adopted is not None:
+        adopted.stripe_payment_intent_id = intent["id"]
+        await session.flush()
+        return adopted
     payment = Payment(
         organization_id=organization_id,
         booking_id=booking.id,
@@ -100,8 +117,6 @@ async def _mismatch(session: AsyncSession, payment: Payment, intent: Any) -> str
 
 
 async def payment_succeeded(session: AsyncSession, intent: Any) -> str:
-    from kura.payments.tasks import queue_booking_confirmation
-
     payment = await _payment_for_intent(session, intent)
     if payment is None:
         return "ignored: no booking of ours"
@@ -111,14 +126,26 @@ async def payment_succeeded(session: AsyncSession, intent: Any) -> str:
     if mismatch is not None:
         log.warning("payments.mismatch", payment_id=str(payment.id), field=mismatch)
         return f"not confirmed: {mismatch} differs from the booking"
+    return await confirm_payment(session, payment)
+
+
+async def confirm_payment(session: AsyncSession, payment: Payment) -> str:
+    """A checked, succeeded payment: the booking confirmed (or refunded when it was cancelled
+    meanwhile), audited, invoiced. Callers have locked the payment row."""
+    from kura.payments.tasks import queue_booking_confirmation, queue_refund
+
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return "already succeeded"
     payment.status = PaymentStatus.SUCCEEDED
     payment.succeeded_at = utcnow()
     booking = await session.get(Booking, payment.booking_id) if payment.booking_id else None
     outcome = "payment recorded"
     if booking is not None and booking.status in (BookingStatus.PENDING, BookingStatus.CANCELLED):
         if booking.status == BookingStatus.CANCELLED:
-            outcome = "paid after cancellation: refund needed"
+            # The slot may be someone else's now: the money goes back, automatically.
+            outcome = "paid after cancellation: refund queued"
             log.warning("payments.paid_cancelled_booking", booking_id=str(booking.id))
+            await queue_refund(session, booking.id)
         else:
             booking.status = BookingStatus.CONFIRMED
             outcome = "booking confirmed"
@@ -146,6 +173,10 @@ async def payment_failed(session: AsyncSession, intent: Any) -> str:
         return "ignored: no booking of ours"
     if payment.status == PaymentStatus.SUCCEEDED:
         return "ignored: already succeeded (late failure event)"
+    if payment.stripe_checkout_session_id is not None:
+        # A declined card on Checkout: the patient may try another in the same session; its
+        # end (checkout.session.expired) lets the slot go.
+        return "attempt failed, checkout still open"
     payment.status = PaymentStatus.FAILED
     booking = await session.get(Booking, payment.booking_id) if payment.booking_id else None
     if booking is not None and booking.status == BookingStatus.PENDING:

@@ -6,18 +6,23 @@ platform's fee refunded in proportion, so the money comes back from where it wen
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kura.bookings.models import Booking
+from kura.audit.service import AuditAction, record
+from kura.bookings.models import Booking, BookingStatus
 from kura.config import Settings
+from kura.db.engine import Database
 from kura.errors import BadRequest, Conflict
+from kura.logging import get_logger
 from kura.payments.models import Payment, PaymentKind, PaymentStatus
 from kura.payments.service import stripe_failure
 from kura.payments.stripe_client import stripe_client
 
+log = get_logger(__name__)
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")  # Stripe's own
 
 
@@ -92,3 +97,38 @@ async def charge_refunded(
     payment.refunded_cents = total
     await session.flush()
     return payment, f"refunded {total} of {payment.amount_cents}"
+
+
+async def refund_if_cancelled(database: Database, settings: Settings, booking_id: uuid.UUID) -> str:
+    """The automatic refund of a cancelled booking (the refund job): what is left of its
+    payment goes back, once; nothing when it was re-confirmed or never paid meanwhile."""
+    async with database.sessionmaker() as session, session.begin():
+        booking = await session.get(Booking, booking_id, with_for_update=True)
+        if booking is None or booking.status != BookingStatus.CANCELLED:
+            return "not cancelled: nothing refunded"
+        try:
+            payment = await paid_payment(session, booking)
+        except Conflict:
+            return "nothing paid"
+        if payment.refunded_cents >= payment.amount_cents:
+            return "already refunded"
+        amount = await refund(
+            session, settings, payment, amount_cents=None, reason="requested_by_customer"
+        )
+        await record(
+            session,
+            AuditAction.REFUND_ISSUED,
+            organization_id=booking.organization_id,
+            actor_id=None,
+            target_type="payment",
+            target_id=payment.id,
+            details={
+                "booking_id": str(booking.id),
+                "amount_cents": amount,
+                "currency": payment.currency,
+                "reason": "booking cancelled",
+                "automatic": True,
+            },
+        )
+        log.info("payments.auto_refund", booking_id=str(booking.id), amount_cents=amount)
+        return f"refunded {amount}"

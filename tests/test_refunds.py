@@ -3,11 +3,17 @@ only ever raises what we hold; never more than was paid."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import uuid
+
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.config import Settings
+from kura.db.engine import Database
+from kura.invoices.delivery import send_invoice
 from kura.payments.models import Payment
 from kura.users.models import Role
 from tests.factories import Member, make_staff
@@ -95,3 +101,71 @@ async def test_a_booking_never_paid_has_nothing_to_refund(
     )
     assert response.status_code == 409
     assert "no payment" in response.json()["detail"]
+
+
+async def test_each_refund_gets_a_rectifying_invoice_of_its_own_series(
+    pay: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    booking_id, intent = await _paid(pay, owner, session)
+    url = f"/api/v1/bookings/{booking_id}/refund"
+    assert (await pay.post(url, headers=owner.headers, json={"amount_cents": 2000})).is_success
+    # Stripe's own event for that refund changes nothing more.
+    charge = {"id": "ch_r", "object": "charge", "payment_intent": intent, "amount": 6000}
+    event = stripe_event("charge.refunded", {**charge, "amount_refunded": 2000})
+    assert (await deliver(pay, event)).status_code == 200
+    # The rest refunded in the Dashboard: the event brings the second rectification.
+    event = stripe_event("charge.refunded", {**charge, "amount_refunded": 6000})
+    assert (await deliver(pay, event)).status_code == 200
+
+    invoices = (await pay.get("/api/v1/invoices", headers=owner.headers)).json()["items"]
+    (original,) = [i for i in invoices if i["rectifies_id"] is None]
+    rectifying = sorted(
+        (i for i in invoices if i["rectifies_id"] == original["id"]), key=lambda i: i["number"]
+    )
+    year = original["number"][:4]
+    assert [i["number"] for i in rectifying] == [f"R{year}-000001", f"R{year}-000002"]
+    assert [i["amount_cents"] for i in rectifying] == [-2000, -4000]
+    assert original["amount_cents"] == 6000 and original["number"] == f"{year}-000001"
+    assert original["number"] in rectifying[0]["description"]
+
+
+async def test_invoices_are_emailed_as_pdf_once_the_seller_is_complete(
+    pay: AsyncClient, owner: Member, session: AsyncSession, database: Database, settings: Settings
+) -> None:
+    booking_id, _ = await _paid(pay, owner, session)
+    url = f"/api/v1/bookings/{booking_id}/refund"
+    assert (await pay.post(url, headers=owner.headers, json={"amount_cents": 1000})).is_success
+    queued = (
+        await session.scalars(
+            text(
+                "SELECT args->>'invoice_id' FROM procrastinate_jobs "
+                "WHERE task_name = 'invoices:email_invoice' ORDER BY id"
+            )
+        )
+    ).all()
+    assert len(queued) == 2  # the invoice, then its rectifying invoice
+    # Without the practice's legal name and tax id an invoice cannot go out.
+    assert await send_invoice(database, settings, uuid.UUID(queued[0])) == (
+        "skipped: seller details missing"
+    )
+    details = {"legal_name": "Consulta Ana SL", "tax_id": "B12345678", "address": "Calle Mayor 1"}
+    assert (
+        await pay.put("/api/v1/practice/invoicing", headers=owner.headers, json=details)
+    ).is_success
+    outbox = settings.kura_data_dir / "outbox" / "email"
+    before = set(outbox.glob("*.eml")) if outbox.exists() else set()
+    for invoice_id in queued:
+        assert await send_invoice(database, settings, uuid.UUID(invoice_id)) == "sent"
+    sent = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(set(outbox.glob("*.eml")) - before)
+    ]
+    assert [m["To"] for m in sent] == ["paciente@example.org"] * 2
+    subjects = sorted(str(m["Subject"]) for m in sent)
+    assert subjects[0].startswith("Factura rectificativa R") and subjects[1].startswith(
+        "Tu factura"
+    )
+    for message in sent:
+        (attachment,) = list(message.iter_attachments())
+        assert attachment.get_content_type() == "application/pdf"
+        assert attachment.get_content().startswith(b"%PDF")

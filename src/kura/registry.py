@@ -19,6 +19,7 @@ from kura.clinical.models import ClinicalNote, NoteAddendum, NoteVersion
 from kura.db.base import Base
 from kura.exports import tasks as export_tasks
 from kura.exports.models import DataExport
+from kura.invoices import tasks as invoice_tasks
 from kura.invoices.models import Invoice, InvoiceCounter, InvoiceProfile
 from kura.jobs.queue import job_app
 from kura.jobs.schedule import add_schedule
@@ -39,6 +40,7 @@ job_app.add_tasks_from(payment_tasks.blueprint, namespace="payments")
 job_app.add_tasks_from(booking_tasks.blueprint, namespace="bookings")
 job_app.add_tasks_from(patient_tasks.blueprint, namespace="patients")
 job_app.add_tasks_from(export_tasks.blueprint, namespace="exports")
+job_app.add_tasks_from(invoice_tasks.blueprint, namespace="invoices")
 add_schedule(schedule_backups)
 
 __all__ = [

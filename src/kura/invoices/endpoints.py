@@ -57,7 +57,7 @@ async def list_invoices(auth: Owner, session: DbSession, pages: Pagination) -> I
     statement = (
         select(Invoice)
         .where(Invoice.organization_id == auth.user.organization_id)
-        .order_by(Invoice.year.desc(), Invoice.sequence.desc())
+        .order_by(Invoice.issued_at.desc(), Invoice.series, Invoice.sequence.desc())
     )
     rows, total = await paginate(session, statement, pages)
     return InvoicePage.of(rows, total, pages)

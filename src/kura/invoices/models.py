@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kura.db.base import Base, Timestamps, UUIDPrimaryKey, utcnow
 
+RECTIFYING = "R"
 # Healthcare services are VAT-exempt in Spain (Ley 37/1992, art. 20.Uno.3º); editable.
 DEFAULT_VAT_NOTE = (
     "Operación exenta de IVA en virtud del artículo 20.Uno.3º de la Ley 37/1992 del Impuesto "
@@ -40,13 +41,17 @@ class InvoiceCounter(Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
     )
+    series: Mapped[str] = mapped_column(String(8), primary_key=True, server_default="")
     year: Mapped[int] = mapped_column(primary_key=True)
     last: Mapped[int]
 
 
 class Invoice(UUIDPrimaryKey, Base):
     __tablename__ = "invoice"
-    __table_args__ = (UniqueConstraint("organization_id", "year", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "series", "year", "sequence"),
+        UniqueConstraint("rectifies_id", "refunded_total_cents"),
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), index=True
@@ -54,6 +59,13 @@ class Invoice(UUIDPrimaryKey, Base):
     payment_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("payment.id", ondelete="SET NULL"), unique=True
     )
+    # '' for invoices; RECTIFYING for the corrections of refunds, numbered apart (RD 1619/2012
+    # art. 15: rectifying invoices go in a series of their own).
+    series: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    rectifies_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("invoice.id", ondelete="CASCADE")
+    )
+    refunded_total_cents: Mapped[int | None]
     year: Mapped[int]
     sequence: Mapped[int]
     number: Mapped[str] = mapped_column(String(32))  # "2026-000001"

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from fpdf import FPDF
 
-from kura.invoices.models import Invoice
+from kura.invoices.models import RECTIFYING, Invoice
 from kura.pdf_text import latin1
 
 
 def render(invoice: Invoice) -> bytes:
+    kind = "Factura rectificativa" if invoice.series == RECTIFYING else "Factura"
     pdf = FPDF(format="A4")
-    pdf.set_title(latin1(f"Factura {invoice.number}"))
+    pdf.set_title(latin1(f"{kind} {invoice.number}"))
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, latin1(f"Factura {invoice.number}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, latin1(f"{kind} {invoice.number}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
 
     def line(text: object) -> None:

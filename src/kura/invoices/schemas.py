@@ -45,6 +45,9 @@ class InvoiceRead(BaseModel):
     number: str
     issued_at: datetime
     payment_id: uuid.UUID | None
+    rectifies_id: uuid.UUID | None = Field(
+        description="A rectifying invoice (R series, negative amount): the invoice it corrects"
+    )
     customer_name: str
     description: str
     amount_cents: int

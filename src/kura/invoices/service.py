@@ -9,24 +9,34 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.bookings.models import Booking, Service
+from kura.db.base import utcnow
 from kura.errors import Conflict
-from kura.invoices.models import DEFAULT_VAT_NOTE, Invoice, InvoiceCounter, InvoiceProfile
+from kura.invoices.models import (
+    DEFAULT_VAT_NOTE,
+    RECTIFYING,
+    Invoice,
+    InvoiceCounter,
+    InvoiceProfile,
+)
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
 from kura.payments.models import Payment
 
 
-async def next_number(session: AsyncSession, organization_id: uuid.UUID, year: int) -> int:
+async def next_number(
+    session: AsyncSession, organization_id: uuid.UUID, year: int, series: str = ""
+) -> int:
     bump = (
         insert(InvoiceCounter)
-        .values(organization_id=organization_id, year=year, last=1)
+        .values(organization_id=organization_id, series=series, year=year, last=1)
         .on_conflict_do_update(
-            index_elements=["organization_id", "year"], set_={"last": InvoiceCounter.last + 1}
+            index_elements=["organization_id", "series", "year"],
+            set_={"last": InvoiceCounter.last + 1},
         )
         .returning(InvoiceCounter.last)
     )
@@ -82,6 +92,51 @@ async def issue_for_payment(session: AsyncSession, payment: Payment) -> Invoice 
     session.add(invoice)
     await session.flush()
     return invoice
+
+
+async def rectify_for_refunds(session: AsyncSession, payment: Payment) -> Invoice | None:
+    """A rectifying invoice for what was refunded since the last one (a negative amount in
+    the R series, naming the invoice it corrects); none when nothing new was refunded."""
+    original = await session.scalar(
+        select(Invoice).where(Invoice.payment_id == payment.id).with_for_update()
+    )
+    if original is None:
+        return None
+    rectified = -int(
+        await session.scalar(
+            select(func.coalesce(func.sum(Invoice.amount_cents), 0)).where(
+                Invoice.rectifies_id == original.id
+            )
+        )
+        or 0
+    )
+    step = payment.refunded_cents - rectified
+    if step <= 0:
+        return None
+    now = utcnow()
+    sequence = await next_number(session, original.organization_id, now.year, RECTIFYING)
+    rectifying = Invoice(
+        organization_id=original.organization_id,
+        series=RECTIFYING,
+        rectifies_id=original.id,
+        refunded_total_cents=payment.refunded_cents,
+        year=now.year,
+        sequence=sequence,
+        number=f"{RECTIFYING}{now.year}-{sequence:06d}",
+        issued_at=now,
+        seller_name=original.seller_name,
+        seller_tax_id=original.seller_tax_id,
+        seller_address=original.seller_address,
+        vat_note=original.vat_note,
+        customer_name=original.customer_name,
+        customer_email=original.customer_email,
+        description=f"Rectifica la factura {original.number}: devolución"[:300],
+        amount_cents=-step,
+        currency=original.currency,
+    )
+    session.add(rectifying)
+    await session.flush()
+    return rectifying
 
 
 async def complete_seller(session: AsyncSession, invoice: Invoice) -> Invoice:

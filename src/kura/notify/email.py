@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,10 +20,18 @@ log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf", "text/calendar"
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Email:
     to: str
     subject: str
     text: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class EmailDeliveryError(Exception):
@@ -52,6 +61,11 @@ class OutboxEmailSender:
         message["Subject"] = email.subject
         message["Date"] = format_datetime(datetime.now(UTC))
         message.set_content(email.text)
+        for attachment in email.attachments:
+            maintype, subtype = attachment.content_type.split("/", 1)
+            message.add_attachment(
+                attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+            )
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
         path = self.directory / name
         path.write_bytes(bytes(message))
@@ -70,12 +84,18 @@ class BrevoEmailSender:
         self._sender = {"email": sender_email, "name": sender_name}
 
     async def send(self, email: Email) -> None:
-        payload = {
+        payload: dict[str, object] = {
             "sender": self._sender,
             "to": [{"email": email.to}],
             "subject": email.subject,
             "textContent": email.text,
         }
+        if email.attachments:
+            # Brevo takes attachments inline as base64 with their file name.
+            payload["attachment"] = [
+                {"name": a.filename, "content": base64.b64encode(a.data).decode()}
+                for a in email.attachments
+            ]
         try:
             async with httpx.AsyncClient(timeout=15) as client:
                 response = await client.post(

@@ -14,6 +14,7 @@ from kura.bookings.models import Booking, BookingStatus
 from kura.config import Settings
 from kura.db.base import utcnow
 from kura.invoices.service import issue_for_payment
+from kura.invoices.tasks import queue_invoice_email
 from kura.logging import get_logger
 from kura.orgs.models import Organization, OrgTier
 from kura.payments.models import Payment, PaymentKind, PaymentStatus
@@ -164,6 +165,7 @@ async def confirm_payment(session: AsyncSession, payment: Payment) -> str:
             target_id=invoice.id,
             details={"number": invoice.number, "payment_id": str(payment.id)},
         )
+        await queue_invoice_email(session, invoice.id)
     return outcome
 
 

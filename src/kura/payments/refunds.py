@@ -17,6 +17,8 @@ from kura.bookings.models import Booking, BookingStatus
 from kura.config import Settings
 from kura.db.engine import Database
 from kura.errors import BadRequest, Conflict
+from kura.invoices.service import rectify_for_refunds
+from kura.invoices.tasks import queue_invoice_email
 from kura.logging import get_logger
 from kura.payments.models import Payment, PaymentKind, PaymentStatus
 from kura.payments.service import stripe_failure
@@ -76,7 +78,24 @@ async def refund(
         raise stripe_failure(exc) from None
     payment.refunded_cents += amount
     await session.flush()
+    await rectify(session, payment)
     return amount
+
+
+async def rectify(session: AsyncSession, payment: Payment) -> None:
+    """The rectifying invoice of what was just refunded (when the payment had an invoice)."""
+    rectifying = await rectify_for_refunds(session, payment)
+    if rectifying is not None:
+        await record(
+            session,
+            AuditAction.INVOICE_ISSUED,
+            organization_id=payment.organization_id,
+            actor_id=None,
+            target_type="invoice",
+            target_id=rectifying.id,
+            details={"number": rectifying.number, "payment_id": str(payment.id)},
+        )
+        await queue_invoice_email(session, rectifying.id)
 
 
 async def charge_refunded(
@@ -96,6 +115,7 @@ async def charge_refunded(
         return None, "refund already recorded"
     payment.refunded_cents = total
     await session.flush()
+    await rectify(session, payment)
     return payment, f"refunded {total} of {payment.amount_cents}"
 
 

@@ -49,9 +49,11 @@ async def test_one_reminder_per_confirmed_booking_in_the_next_day(
             )
         )
     await session.flush()
-    assert await queue_due_reminders(session, now) == 1
-    assert await queue_due_reminders(session, now) == 0  # claimed: never twice
-    assert await queue_due_reminders(session, now + timedelta(hours=7)) == 1  # "later" is due
+    day_before = [24]  # one offset here; several: tests/test_reminder_offsets.py
+    assert await queue_due_reminders(session, now, day_before) == 1
+    assert await queue_due_reminders(session, now, day_before) == 0  # claimed: never twice
+    later = now + timedelta(hours=7)
+    assert await queue_due_reminders(session, later, day_before) == 1  # "later" is due
     assert await run_booking_emails(database, settings) == 2
     message = newest_mail_to(settings.kura_data_dir / "outbox" / "email", "due@example.org")
     assert message is not None and message["Subject"] == "Recordatorio: tu cita de Sesión"

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     alert_escalation_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # An unpaid public booking holds its time this long, then the time is free again.
     booking_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Hours before a confirmed booking when reminders go out (each once, by email and, for
+    # patients enrolled in WhatsApp, by WhatsApp): "48,24".
+    booking_reminder_hours: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [48, 24])
+    # Twilio Content template (HX…) for a WhatsApp reminder outside the 24-hour window, with
+    # variables 1 = service, 2 = practice, 3 = date and time. Unset: email only then.
+    twilio_reminder_content_sid: str | None = Field(default=None, pattern=r"^HX[0-9a-fA-F]{32}$")
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
@@ -153,6 +159,20 @@ class Settings(BaseSettings):
     # unsampled caller (Cloud Run's traceparent / X-Cloud-Trace-Context) is followed.
     tracing: Literal["off", "cloud-trace", "console"] = "off"
     tracing_sample_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+
+    @field_validator("booking_reminder_hours", mode="before")
+    @classmethod
+    def _split_hours(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("booking_reminder_hours")
+    @classmethod
+    def _sane_hours(cls, value: list[int]) -> list[int]:
+        if not all(3 <= hours <= 24 * 14 for hours in value) or len(set(value)) != len(value):
+            raise ValueError("each reminder is 3 to 336 hours ahead, each once (e.g. 48,24)")
+        return sorted(value, reverse=True)
 
     @field_validator("backend_cors_origins", mode="before")
     @classmethod

@@ -12,7 +12,13 @@ from kura.auth.models import AuthSession, AuthThrottle, PasswordToken, PlatformS
 from kura.backups import tasks as backup_tasks
 from kura.backups.schedule import schedule_backups
 from kura.bookings import tasks as booking_tasks
-from kura.bookings.models import AvailabilityException, Booking, Service, WeeklyHours
+from kura.bookings.models import (
+    AvailabilityException,
+    Booking,
+    BookingReminder,
+    Service,
+    WeeklyHours,
+)
 from kura.briefings import tasks as briefing_tasks
 from kura.briefings.models import DailyBriefing
 from kura.clinical.models import ClinicalNote, NoteAddendum, NoteVersion
@@ -50,6 +56,7 @@ __all__ = [
     "AvailabilityException",
     "Base",
     "Booking",
+    "BookingReminder",
     "ClinicalNote",
     "DailyBriefing",
     "DailyConversationAnalysis",

@@ -118,7 +118,21 @@ class Booking(UUIDPrimaryKey, Timestamps, Base):
     privacy_accepted_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     # The day-before reminder went out (claimed before sending: at most one per booking).
-    reminder_sent_at: Mapped[datetime | None]
+    reminder_sent_at: Mapped[datetime | None]  # before 0022; booking_reminder since
+
+
+class BookingReminder(Base):
+    """One reminder of a booking, claimed before it is sent: (booking, hours ahead, channel)
+    is the key, so two runs at once cannot both send it."""
+
+    __tablename__ = "booking_reminder"
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), primary_key=True
+    )
+    hours_ahead: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)  # email | whatsapp
+    queued_at: Mapped[datetime]
 
 
 class WeeklyHours(UUIDPrimaryKey, Timestamps, Base):

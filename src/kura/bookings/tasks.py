@@ -48,13 +48,14 @@ async def release_expired_holds(context: procrastinate.JobContext, timestamp: in
 @blueprint.periodic(cron="*/15 * * * *")
 @blueprint.task(name="send_reminders", pass_context=True, queue="maintenance")
 async def send_reminders(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Every 15 minutes: the day-before reminder of confirmed bookings (one per booking)."""
+    """Every 15 minutes: reminders of confirmed bookings (each offset and channel once)."""
     from datetime import UTC, datetime
 
     from kura.bookings.reminders import queue_due_reminders
 
     async with context.additional_context["database"].sessionmaker() as session:
-        await queue_due_reminders(session, datetime.fromtimestamp(timestamp, UTC))
+        hours = context.additional_context["settings"].booking_reminder_hours
+        await queue_due_reminders(session, datetime.fromtimestamp(timestamp, UTC), hours)
         await session.commit()
 
 
@@ -64,3 +65,21 @@ async def queue_booking_email(
     await defer_in_transaction(
         session, send_booking_email, booking_id=str(booking_id), event=event, before=before
     )
+
+
+@blueprint.task(
+    name="send_whatsapp_reminder",
+    pass_context=True,
+    queue="email",
+    retry=procrastinate.RetryStrategy(max_attempts=6, exponential_wait=5),
+)
+async def send_whatsapp_reminder(context: procrastinate.JobContext, booking_id: str) -> None:
+    """Remind an enrolled patient on WhatsApp (a template outside the 24-hour window)."""
+    from kura.bookings.whatsapp_reminders import send_reminder
+
+    extra = context.additional_context
+    await send_reminder(extra["database"], extra["settings"], uuid.UUID(booking_id))
+
+
+async def queue_whatsapp_reminder(session: AsyncSession, booking_id: uuid.UUID) -> None:
+    await defer_in_transaction(session, send_whatsapp_reminder, booking_id=str(booking_id))

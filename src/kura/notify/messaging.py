@@ -25,6 +25,10 @@ class TextMessage:
     body: str
     from_number: str  # E.164: the number the patient wrote to, or the SMS sender
     channel: Literal["whatsapp", "sms"] = "whatsapp"
+    # A WhatsApp template (Twilio Content SID, HX…) and its variables: the only kind of
+    # message WhatsApp delivers outside the 24 hours after the person's last message.
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
 
 
 class MessageDeliveryError(Exception):
@@ -76,11 +80,19 @@ class TwilioMessageSender:
             client.api.base_url = self.api_base
         try:
             prefix = "whatsapp:" if message.channel == "whatsapp" else ""
-            sent = await client.messages.create_async(
-                from_=f"{prefix}{message.from_number}",
-                to=f"{prefix}{message.to}",
-                body=message.body,
-            )
+            if message.content_sid:
+                sent = await client.messages.create_async(
+                    from_=f"{prefix}{message.from_number}",
+                    to=f"{prefix}{message.to}",
+                    content_sid=message.content_sid,
+                    content_variables=json.dumps(message.content_variables or {}),
+                )
+            else:
+                sent = await client.messages.create_async(
+                    from_=f"{prefix}{message.from_number}",
+                    to=f"{prefix}{message.to}",
+                    body=message.body,
+                )
         except TwilioRestException as exc:
             raise MessageDeliveryError(f"twilio {exc.status} code {exc.code}") from None
         except Exception as exc:  # transport errors: the job retries

@@ -36,6 +36,10 @@ class FakeStripe(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _live(self) -> bool:
+        """As Stripe: an object is live when the key that made it is a live key."""
+        return "_live_" in (self.headers.get("Authorization") or "")
+
     def do_GET(self) -> None:
         self.requests.append({"method": "GET", "path": self.path})
         object_id = self.path.rsplit("/", 1)[-1]
@@ -75,7 +79,7 @@ class FakeStripe(BaseHTTPRequestHandler):
             "mode": mode,
             "status": "open",
             "payment_status": "unpaid",
-            "livemode": False,
+            "livemode": self._live(),
             "url": f"https://checkout.stripe.test/c/pay/cs_test_{n}",
             "expires_at": expires_at,
             "amount_total": amount,
@@ -105,7 +109,7 @@ class FakeStripe(BaseHTTPRequestHandler):
             intent: dict[str, Any] = {
                 "id": intent_id,
                 "object": "payment_intent",
-                "livemode": False,
+                "livemode": self._live(),
                 "amount": int(params["amount"]),
                 "currency": params["currency"],
                 "client_secret": f"pi_test_{n}_secret_x",

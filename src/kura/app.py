@@ -160,6 +160,7 @@ def _api_routers() -> list[APIRouter]:
     from kura.backups.endpoints import router as backups
     from kura.bookings.availability_endpoints import page_router as booking_page
     from kura.bookings.availability_endpoints import router as availability
+    from kura.bookings.calendar_endpoints import router as calendar_feeds
     from kura.bookings.endpoints import router as bookings
     from kura.bookings.public_endpoints import router as public_booking
     from kura.briefings.endpoints import router as briefings
@@ -185,6 +186,7 @@ def _api_routers() -> list[APIRouter]:
         bookings,
         availability,
         booking_page,
+        calendar_feeds,
         public_booking,
         payments,
         invoices,

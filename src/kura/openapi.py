@@ -76,8 +76,10 @@ _TAGS = {
     "bookings": "The services your practice offers, and its agenda.",
     "availability": "Therapists' weekly hours, time off and one-off openings (the owner "
     "manages anyone's, a therapist their own, assistants read).",
+    "calendar": "A clinician's private, revocable calendar address (iCalendar feed of their "
+    "bookings: service and patient initials only).",
     "public-booking": "Self-booking without an account: a practice's online services, free "
-    "slots and bookings, and the patient's manage link (cancel, move). Rate-limited per IP.",
+    "slots and bookings, and the patient's manage link (cancel, move, pay). Rate-limited per IP.",
     "invoices": "The practice's numbered invoices of patient payments (PDF) and the details "
     "they show (owner only).",
     "payments": "Payment of bookings, your practice's subscription, and Stripe's webhook.",

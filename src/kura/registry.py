@@ -16,6 +16,7 @@ from kura.bookings.models import (
     AvailabilityException,
     Booking,
     BookingReminder,
+    CalendarFeed,
     Service,
     WeeklyHours,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "Base",
     "Booking",
     "BookingReminder",
+    "CalendarFeed",
     "ClinicalNote",
     "DailyBriefing",
     "DailyConversationAnalysis",

@@ -63,6 +63,8 @@ class AuditAction(StrEnum):
     BOOKING_RESCHEDULED_BY_LINK = "booking.rescheduled_by_link"
     BOOKING_HOLD_EXPIRED = "booking.hold_expired"
     AVAILABILITY_UPDATED = "availability.updated"
+    CALENDAR_FEED_CREATED = "calendar_feed.created"
+    CALENDAR_FEED_REVOKED = "calendar_feed.revoked"
     BOOKING_PAGE_UPDATED = "practice.booking_page_updated"
     PAYMENT_STARTED = "payment.started"
     PAYMENT_SUCCEEDED = "payment.succeeded"

@@ -135,6 +135,19 @@ class BookingReminder(Base):
     queued_at: Mapped[datetime]
 
 
+class CalendarFeed(Base):
+    """A therapist's private calendar address: only the token's SHA-256 is kept; a new one
+    replaces it (the old address stops working), deleting the row revokes it."""
+
+    __tablename__ = "calendar_feed"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
 class WeeklyHours(UUIDPrimaryKey, Timestamps, Base):
     """A therapist's recurring hours on one weekday, in the practice's local time."""
 

@@ -65,7 +65,9 @@ def _outbox(settings: Settings) -> list[email.message.EmailMessage]:
 
 
 def _body(message: email.message.EmailMessage) -> str:
-    return str(message.get_content())
+    text = message.get_body(preferencelist=("plain",))  # beside the .ics, when it has one
+    assert text is not None
+    return str(text.get_content())
 
 
 async def _open_practice(client: AsyncClient, owner: Member, **service: object) -> dict[str, Any]:

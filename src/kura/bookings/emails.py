@@ -8,12 +8,13 @@ from enum import StrEnum
 
 from sqlalchemy import or_, select
 
+from kura.bookings.ics import patient_invite
 from kura.bookings.links import manage_url
 from kura.bookings.models import Booking, BookingSource, BookingStatus, Service
 from kura.briefings.content import practice_zone
 from kura.config import Settings
 from kura.db.engine import Database
-from kura.notify.email import Email, email_sender
+from kura.notify.email import Attachment, Email, email_sender
 from kura.notify.templates import display_text
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
@@ -170,6 +171,17 @@ def _staff_kind(event: BookingEvent, booking: Booking, paid: bool) -> str | None
     return "cancelled" if event == BookingEvent.CANCELLED_BY_LINK else "rescheduled"
 
 
+def _calendar_event(
+    event: BookingEvent, booking: Booking, service: Service, organization: Organization
+) -> tuple[Attachment, ...]:
+    """The booking's .ics for the patient when it is settled, moved or cancelled (not for a
+    hold or a reminder: the first would change, the second is already in the calendar)."""
+    if event == BookingEvent.REMINDER or booking.status == BookingStatus.PENDING:
+        return ()
+    invite = patient_invite(booking, service.name, organization.name)
+    return (Attachment("cita.ics", "text/calendar", invite),)
+
+
 async def send_booking_emails(
     database: Database,
     settings: Settings,
@@ -229,7 +241,14 @@ async def send_booking_emails(
         subject, body = _PATIENT[(_patient_kind(event, booking, paid), language)]
         if booking.manage_token_hash is not None and booking.status != BookingStatus.CANCELLED:
             body += _MANAGE[language].format(link=manage_url(settings, booking.id), org="{org}")
-        messages.append(Email(patient.email, subject.format(**values), body.format(**values)))
+        messages.append(
+            Email(
+                patient.email,
+                subject.format(**values),
+                body.format(**values),
+                _calendar_event(event, booking, service, organization),
+            )
+        )
     staff_kind = _staff_kind(event, booking, paid)
     if staff_kind is not None:
         for user in staff:

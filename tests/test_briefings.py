@@ -98,7 +98,7 @@ async def test_risks_come_first_with_names_only_for_clinicians(
     assert clinician.index("alertas de riesgo") < clinician.index("citas")
     assistant = await make_staff(session, settings, owner.organization, Role.ASSISTANT)
     plain = (await _brief(client, assistant))["text_script"]
-    assert "Lucía" not in plain and "1 alertas de riesgo pendientes" in plain
+    assert "Lucía" not in plain and "Hay una alerta de riesgo pendiente;" in plain
 
 
 async def test_audio_is_served_only_to_its_owner(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -14,6 +15,7 @@ from kura.bookings.models import Booking, BookingSource, BookingStatus, Service
 from kura.briefings.content import practice_zone
 from kura.config import Settings
 from kura.db.engine import Database
+from kura.i18n import text
 from kura.notify.email import Attachment, Email, email_sender
 from kura.notify.templates import display_text
 from kura.orgs.models import Organization
@@ -27,123 +29,6 @@ class BookingEvent(StrEnum):
     CANCELLED_BY_LINK = "cancelled_by_link"
     RESCHEDULED_BY_LINK = "rescheduled_by_link"
     REMINDER = "reminder"
-
-
-_PATIENT = {
-    ("confirmed", "es"): (
-        "Cita confirmada: {service}",
-        "Tu cita de {service} con {org} el {when} está confirmada.",
-    ),
-    ("confirmed", "en"): (
-        "Booking confirmed: {service}",
-        "Your {service} booking with {org} on {when} is confirmed.",
-    ),
-    ("paid", "es"): (
-        "Cita confirmada: {service}",
-        "Tu cita de {service} con {org} el {when} está confirmada y pagada.",
-    ),
-    ("paid", "en"): (
-        "Booking confirmed: {service}",
-        "Your {service} booking with {org} on {when} is confirmed and paid.",
-    ),
-    ("held", "es"): (
-        "Cita reservada: {service}",
-        "Reservamos tu cita de {service} con {org} el {when} hasta las {hold}, a la espera "
-        "del pago. Si no se completa, la hora vuelve a quedar libre.",
-    ),
-    ("held", "en"): (
-        "Booking reserved: {service}",
-        "We are holding your {service} booking with {org} on {when} until {hold} while the "
-        "payment is completed. Without it, the time is released.",
-    ),
-    ("booked", "es"): (
-        "Cita reservada: {service}",
-        "Tienes una cita de {service} con {org} el {when}.",
-    ),
-    ("booked", "en"): (
-        "Booking made: {service}",
-        "You have a {service} booking with {org} on {when}.",
-    ),
-    ("unpaid", "es"): (
-        "Cita reservada: {service}",
-        "Tienes una cita de {service} con {org} el {when}, pendiente de pago.",
-    ),
-    ("unpaid", "en"): (
-        "Booking made: {service}",
-        "You have a {service} booking with {org} on {when}; payment is pending.",
-    ),
-    ("cancelled", "es"): (
-        "Cita cancelada: {service}",
-        "Tu cita de {service} con {org} del {when} está cancelada.",
-    ),
-    ("cancelled", "en"): (
-        "Booking cancelled: {service}",
-        "Your {service} booking with {org} on {when} is cancelled.",
-    ),
-    ("rescheduled", "es"): (
-        "Cita cambiada: {service}",
-        "Tu cita de {service} con {org} es ahora el {when}.",
-    ),
-    ("rescheduled", "en"): (
-        "Booking moved: {service}",
-        "Your {service} booking with {org} is now on {when}.",
-    ),
-}
-_PATIENT |= {
-    ("reminder", "es"): (
-        "Recordatorio: tu cita de {service}",
-        "Te recordamos tu cita de {service} con {org} el {when}. Si no puedes venir, "
-        "avísanos cuanto antes.",
-    ),
-    ("reminder", "en"): (
-        "Reminder: your {service} booking",
-        "A reminder of your {service} booking with {org} on {when}. If you cannot come, "
-        "please let us know as soon as you can.",
-    ),
-}
-_MANAGE = {
-    "es": "\n\nPara ver, cambiar o cancelar tu cita: {link}\n\n— {org}",
-    "en": "\n\nTo view, move or cancel your booking: {link}\n\n— {org}",
-}
-_STAFF = {
-    ("created", "es"): (
-        "Nueva reserva online: {service}",
-        "Nueva reserva online de {service} el {when}.",
-    ),
-    ("created", "en"): (
-        "New online booking: {service}",
-        "New online booking of {service} on {when}.",
-    ),
-    ("confirmed", "es"): (
-        "Reserva confirmada: {service}",
-        "La reserva de {service} del {when} está confirmada.",
-    ),
-    ("confirmed", "en"): (
-        "Booking confirmed: {service}",
-        "The {service} booking on {when} is confirmed.",
-    ),
-    ("paid", "es"): (
-        "Reserva pagada: {service}",
-        "La reserva de {service} del {when} está pagada.",
-    ),
-    ("paid", "en"): ("Booking paid: {service}", "The {service} booking on {when} is paid."),
-    ("cancelled", "es"): (
-        "Cita cancelada por el paciente: {service}",
-        "El paciente ha cancelado con su enlace la cita de {service} del {when}.",
-    ),
-    ("cancelled", "en"): (
-        "Booking cancelled by the patient: {service}",
-        "The patient cancelled the {service} booking on {when} with their link.",
-    ),
-    ("rescheduled", "es"): (
-        "Cita cambiada por el paciente: {service}",
-        "El paciente ha movido con su enlace la cita de {service} del {before} al {when}.",
-    ),
-    ("rescheduled", "en"): (
-        "Booking moved by the patient: {service}",
-        "The patient moved the {service} booking from {before} to {when} with their link.",
-    ),
-}
 
 
 def _patient_kind(event: BookingEvent, booking: Booking, paid: bool) -> str:
@@ -226,7 +111,7 @@ async def send_booking_emails(
             )
         )
     zone = practice_zone(organization.timezone)
-    values = {
+    values: dict[str, Any] = {
         "service": display_text(service.name),
         "org": display_text(organization.name),
         "when": f"{booking.starts_at.astimezone(zone):%d/%m/%Y %H:%M}",
@@ -238,14 +123,16 @@ async def send_booking_emails(
     messages = []
     if patient.email and patient.restricted_at is None:
         language = "en" if patient.language == "en" else "es"
-        subject, body = _PATIENT[(_patient_kind(event, booking, paid), language)]
+        kind = _patient_kind(event, booking, paid)
+        body = text(language, f"bookings.patient_{kind}_body", **values)
         if booking.manage_token_hash is not None and booking.status != BookingStatus.CANCELLED:
-            body += _MANAGE[language].format(link=manage_url(settings, booking.id), org="{org}")
+            link = manage_url(settings, booking.id)
+            body += text(language, "bookings.manage", link=link, org=values["org"])
         messages.append(
             Email(
                 patient.email,
-                subject.format(**values),
-                body.format(**values),
+                text(language, f"bookings.patient_{kind}_subject", **values),
+                body,
                 _calendar_event(event, booking, service, organization),
             )
         )
@@ -253,8 +140,9 @@ async def send_booking_emails(
     if staff_kind is not None:
         for user in staff:
             language = "en" if (user.locale or organization.locale) == "en" else "es"
-            subject, body = _STAFF[(staff_kind, language)]
-            messages.append(Email(user.email, subject.format(**values), body.format(**values)))
+            subject = text(language, f"bookings.staff_{staff_kind}_subject", **values)
+            body = text(language, f"bookings.staff_{staff_kind}_body", **values)
+            messages.append(Email(user.email, subject, body))
     sender = email_sender(settings)
     for message in messages:
         await sender.send(message)

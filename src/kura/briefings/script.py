@@ -6,177 +6,87 @@ from kura.ai.gemini import gemini_client
 from kura.ai.pseudonym import Pseudonymizer
 from kura.briefings.content import BriefingFacts
 from kura.config import Settings
+from kura.i18n import text
 from kura.logging import get_logger
 
 log = get_logger(__name__)
 TEMPLATE = "template"
 GEMINI = "gemini"
 
-_WEEKDAYS = {
-    "es": ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"],
-    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-}
-_MONTHS = {
-    "es": [
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ],
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-}
-
 
 def spoken_date(facts: BriefingFacts) -> str:
     lang = facts.language
-    weekday = _WEEKDAYS[lang][facts.day.weekday()]
-    month = _MONTHS[lang][facts.day.month - 1]
-    if lang == "en":
-        return f"{weekday}, {month} {facts.day.day}"
-    return f"{weekday}, {facts.day.day} de {month}"
+    return text(
+        lang,
+        "briefing.date",
+        weekday=text(lang, f"briefing.weekday_{facts.day.isoweekday()}"),
+        day=facts.day.day,
+        month=text(lang, f"briefing.month_{facts.day.month}"),
+    )
 
 
-def _names(names: list[str], lang: str) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    joiner = " and " if lang == "en" else " y "
-    return ", ".join(names[:-1]) + joiner + names[-1]
+def _listed(items: list[str], lang: str) -> str:
+    """ "a, b y c" / "a, b and c"."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + text(lang, "briefing.and") + items[-1]
 
 
 def template_script(facts: BriefingFacts) -> str:
-    if facts.language == "en":
-        return _template_en(facts)
-    parts = [f"Buenos días, {facts.first_name}. Hoy es {spoken_date(facts)}."]
+    lang = facts.language
+    parts = [text(lang, "briefing.greeting", name=facts.first_name, date=spoken_date(facts))]
+    # Risks first: before the agenda, whoever reads the briefing.
     if facts.open_alerts:
         if facts.clinical and facts.risk_patients:
-            who = _names(facts.risk_patients[:3], "es")
-            extra = len(facts.risk_patients) - 3
-            more = f", y {extra} más" if extra > 0 else ""
-            parts.append(
-                f"Lo primero: hay alertas de riesgo sin revisar de {who}{more}. "
-                "Revísalas antes de empezar tu jornada."
-            )
+            who = _listed(facts.risk_patients[:NAMED_AT_MOST], lang)
+            extra = len(facts.risk_patients) - NAMED_AT_MOST
+            if extra > 0:
+                who += text(lang, "briefing.more", extra=extra)
+            parts.append(text(lang, "briefing.risk_named", who=who))
         else:
-            parts.append(
-                f"Hay {facts.open_alerts} alertas de riesgo pendientes; el equipo clínico ya "
-                "está avisado."
-            )
-    if facts.appointments == 1:
-        at = f", a las {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
-        parts.append(f"Tienes una cita hoy{at}.")
-    elif facts.appointments:
-        first = (
-            f", la primera a las {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
-        )
-        parts.append(f"Tienes {facts.appointments} citas hoy{first}.")
-    else:
-        parts.append("No tienes citas en la agenda de hoy.")
-    if facts.income_24h:
+            parts.append(text(lang, "briefing.risk_count", count=facts.open_alerts))
+    if facts.appointments and facts.first_appointment:
         parts.append(
-            f"En las últimas veinticuatro horas has ingresado {spoken_income(facts, 'es')}."
+            text(
+                lang,
+                "briefing.appointments_at",
+                count=facts.appointments,
+                time=f"{facts.first_appointment:%H:%M}",
+            )
         )
-    else:
-        parts.append("No ha habido ingresos en las últimas veinticuatro horas.")
-    if facts.pending_items:
-        parts.append(f"Tienes {facts.pending_items} asuntos pendientes por revisar.")
-    else:
-        parts.append("No tienes asuntos pendientes: buen momento para preparar tus sesiones.")
-    parts.append(
-        "Recuerda dejar unos minutos entre sesiones para respirar y tomar notas. "
-        "Que tengas un buen día."
-    )
-    return " ".join(parts)
-
-
-def _template_en(facts: BriefingFacts) -> str:
-    parts = [f"Good morning, {facts.first_name}. Today is {spoken_date(facts)}."]
-    if facts.open_alerts:
-        if facts.clinical and facts.risk_patients:
-            who = _names(facts.risk_patients[:3], "en")
-            extra = len(facts.risk_patients) - 3
-            more = f", and {extra} more" if extra > 0 else ""
-            parts.append(
-                f"First: there are unreviewed risk alerts for {who}{more}. "
-                "Please review them before you start your day."
-            )
-        else:
-            parts.append(
-                f"There are {facts.open_alerts} pending risk alerts; the clinical team has been "
-                "notified."
-            )
-    if facts.appointments == 1:
-        at = f", at {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
-        parts.append(f"You have one appointment today{at}.")
     elif facts.appointments:
-        first = f", the first at {facts.first_appointment:%H:%M}" if facts.first_appointment else ""
-        parts.append(f"You have {facts.appointments} appointments today{first}.")
+        parts.append(text(lang, "briefing.appointments", count=facts.appointments))
     else:
-        parts.append("There are no appointments in today's agenda.")
+        parts.append(text(lang, "briefing.no_appointments"))
     if facts.income_24h:
-        parts.append(f"In the last twenty-four hours you received {spoken_income(facts, 'en')}.")
+        parts.append(text(lang, "briefing.income", amount=spoken_income(facts, lang)))
     else:
-        parts.append("There was no income in the last twenty-four hours.")
+        parts.append(text(lang, "briefing.no_income"))
     if facts.pending_items:
-        parts.append(f"You have {facts.pending_items} pending items to review.")
+        parts.append(text(lang, "briefing.pending", count=facts.pending_items))
     else:
-        parts.append("Nothing is pending: a good moment to prepare your sessions.")
-    parts.append(
-        "Remember to leave a few minutes between sessions to breathe and take notes. "
-        "Have a good day."
-    )
+        parts.append(text(lang, "briefing.no_pending"))
+    parts.append(text(lang, "briefing.closing"))
     return " ".join(parts)
 
 
-# How a currency is read aloud; another one is spelled by its ISO code.
-_CURRENCY_NAMES = {
-    "es": {
-        "eur": "euros",
-        "usd": "dólares estadounidenses",
-        "gbp": "libras esterlinas",
-        "mxn": "pesos mexicanos",
-        "chf": "francos suizos",
-    },
-    "en": {
-        "eur": "euros",
-        "usd": "US dollars",
-        "gbp": "pounds sterling",
-        "mxn": "Mexican pesos",
-        "chf": "Swiss francs",
-    },
-}
+# Currencies with a spoken name in the catalogue (briefing.currency_<code>).
+_SPOKEN_CURRENCIES = frozenset({"eur", "usd", "gbp", "mxn", "chf"})
+
+
+def _currency_name(code: str, lang: str) -> str:
+    if code in _SPOKEN_CURRENCIES:
+        return text(lang, f"briefing.currency_{code}")
+    return code.upper()
 
 
 def spoken_income(facts: BriefingFacts, language: str) -> str:
     """ "60.00 euros y 20.00 dólares estadounidenses": each currency on its own."""
-    names = _CURRENCY_NAMES["es" if language == "es" else "en"]
+    lang = "es" if language == "es" else "en"
     amounts = [
-        f"{amount:.2f} {names.get(code, code.upper())}" for code, amount in facts.income_24h.items()
+        f"{amount:.2f} {_currency_name(code, lang)}" for code, amount in facts.income_24h.items()
     ]
-    if len(amounts) <= 1:
-        return "".join(amounts)
-    joiner = " y " if language == "es" else " and "
-    return ", ".join(amounts[:-1]) + joiner + amounts[-1]
+    return _listed(amounts, lang)
 
 
 _PROMPT = """Write the spoken morning briefing (30 to 45 seconds, plain text, no lists, no
@@ -197,11 +107,11 @@ async def write_script(settings: Settings, facts: BriefingFacts) -> tuple[str, s
     if not settings.uses_gemini:
         return template_script(facts), TEMPLATE
     try:
-        text = await _gemini(settings, facts)
+        spoken = await _gemini(settings, facts)
     except Exception as exc:  # any provider failure: the template still serves the user
         log.warning("briefing.gemini_failed", error=type(exc).__name__)
         return template_script(facts), f"{TEMPLATE} (gemini failed)"
-    return text, GEMINI
+    return spoken, GEMINI
 
 
 def pseudonymized_facts(facts: BriefingFacts, pseudonyms: Pseudonymizer) -> dict[str, object]:
@@ -237,10 +147,10 @@ async def _gemini(settings: Settings, facts: BriefingFacts) -> str:
         contents=pseudonyms.redact(prompt),
         config=types.GenerateContentConfig(temperature=0.4, max_output_tokens=400),
     )
-    text = (response.text or "").strip()
-    if len(text) < 40:
+    answer = (response.text or "").strip()
+    if len(answer) < 40:
         raise ValueError("empty briefing")
-    spoken = pseudonyms.restore(text)
+    spoken = pseudonyms.restore(answer)
     # A risk left out of the spoken briefing is worse than the template's plainer wording.
     if facts.clinical and any(name not in spoken for name in facts.risk_patients[:NAMED_AT_MOST]):
         raise ScriptLeftOutPatients

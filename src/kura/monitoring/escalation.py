@@ -12,6 +12,7 @@ from sqlalchemy import select
 from kura.config import Settings
 from kura.db.base import utcnow
 from kura.db.engine import Database
+from kura.i18n import text
 from kura.logging import get_logger
 from kura.monitoring.models import RiskAlert
 from kura.monitoring.notify import alert_recipients
@@ -23,18 +24,6 @@ from kura.users.models import User
 
 log = get_logger(__name__)
 BATCH = 50
-_TEXT = {
-    "es": (
-        "KURA OS: alerta CRÍTICA sin leer",
-        "Una alerta de riesgo CRÍTICA de un paciente de {org} lleva {minutes} minutos sin que "
-        "nadie la marque como vista. Revísala ahora:\n{link}",
-    ),
-    "en": (
-        "KURA OS: UNREAD critical alert",
-        "A CRITICAL risk alert for a patient of {org} has not been acknowledged for {minutes} "
-        "minutes. Please review it now:\n{link}",
-    ),
-}
 
 
 async def escalate_overdue(
@@ -80,20 +69,25 @@ async def _send(
     texts = message_sender(settings)
     sms_from = settings.twilio_sms_number or ""
     for user in recipients:
-        subject, body = _TEXT["en" if (user.locale or organization.locale) == "en" else "es"]
-        text = body.format(
-            org=organization.name, minutes=settings.alert_escalation_minutes, link=link
+        language = "en" if (user.locale or organization.locale) == "en" else "es"
+        subject = text(language, "alerts.escalation_subject")
+        body = text(
+            language,
+            "alerts.escalation_body",
+            count=settings.alert_escalation_minutes,
+            org=organization.name,
+            link=link,
         )
         # One refused address or phone must not stop the others, nor the next alerts.
         try:
-            await emails.send(Email(to=user.email, subject=subject, text=text))
+            await emails.send(Email(to=user.email, subject=subject, text=body))
         except Exception as exc:
             log.error("aletheia.escalation_email_failed", alert_id=str(alert.id),
                       user_id=str(user.id), error=type(exc).__name__)  # fmt: skip
         if user.phone and sms_from:
             try:
                 await texts.send(
-                    TextMessage(to=user.phone, body=f"{subject}. {text}", from_number=sms_from,
+                    TextMessage(to=user.phone, body=f"{subject}. {body}", from_number=sms_from,
                                 channel="sms")
                 )  # fmt: skip
             except Exception as exc:

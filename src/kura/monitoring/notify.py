@@ -4,30 +4,19 @@ no patient name: a link to the alert in KURA."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.config import Settings
 from kura.db.engine import Database
+from kura.i18n import text
 from kura.monitoring.models import RiskAlert
 from kura.notify.email import Email, email_sender
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
 from kura.users.models import Role, User
-
-_TEXT = {
-    "es": (
-        "KURA OS: alerta de riesgo ({risk})",
-        "AletheIA ha detectado señales de riesgo ({risk}) en los mensajes de un paciente de "
-        "{org}.\n\nRevísala cuanto antes:\n{link}\n\nEste aviso no es un diagnóstico.",
-    ),
-    "en": (
-        "KURA OS: risk alert ({risk})",
-        "AletheIA detected risk signals ({risk}) in the messages of a patient of {org}.\n\n"
-        "Please review it as soon as possible:\n{link}\n\nThis notice is not a diagnosis.",
-    ),
-}
 
 
 async def alert_recipients(session: AsyncSession, patient: Patient) -> list[User]:
@@ -62,10 +51,10 @@ async def send_alert_emails(database: Database, settings: Settings, alert_id: uu
     sender = email_sender(settings)
     link = f"{settings.frontend_url}/monitoring/alerts/{alert.id}"
     for user in recipients:
-        language = user.locale or organization.locale
-        subject, body = _TEXT["en" if language == "en" else "es"]
-        values = {"risk": alert.risk, "org": organization.name, "link": link}
+        language = "en" if (user.locale or organization.locale) == "en" else "es"
+        values: dict[str, Any] = {"risk": alert.risk, "org": organization.name, "link": link}
+        subject = text(language, "alerts.risk_subject", **values)
         await sender.send(
-            Email(to=user.email, subject=subject.format(**values), text=body.format(**values))
+            Email(to=user.email, subject=subject, text=text(language, "alerts.risk_body", **values))
         )
     return len(recipients)

@@ -3,7 +3,7 @@ with buffers, minimum notice, group places), per-therapist overlaps, and DST in 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,10 +13,17 @@ from kura.bookings.slots import compute_slots, weekly_windows
 from kura.config import Settings
 from kura.orgs.models import Organization
 from kura.users.models import Role
+from tests.clock_support import local, minutes_until, offset, week_ahead, z
 from tests.factories import Member, make_patient, make_staff
 from tests.scheduling_support import PUBLIC, online_service, set_week
 
-MONDAY = "2026-12-07"  # the Monday after "today" (2026-12-02) in these tests' clock
+WEEK = week_ahead()  # a Monday 7 to 13 days from the real today: see tests/clock_support.py
+MONDAY = WEEK.isoformat()
+
+
+def _at(hour: int, minute: int = 0, *, day: int = 0) -> datetime:
+    """A wall-clock time in Madrid, `day` days after WEEK's Monday."""
+    return local(WEEK + timedelta(days=day), hour, minute)
 
 
 async def _starts(
@@ -69,19 +76,19 @@ async def test_time_off_and_openings_add_and_remove(
     off = await client.post(
         f"{base}/time-off",
         headers=therapist.headers,
-        json={"starts_at": "2026-12-24T00:00:00+01:00", "ends_at": "2026-12-27T00:00:00+01:00"},
+        json={"starts_at": offset(_at(0, day=17)), "ends_at": offset(_at(0, day=20))},
     )
     assert off.status_code == 201 and off.json()["kind"] == "TIME_OFF"
     opening = await client.post(
         f"{base}/openings",
         headers=owner.headers,
-        json={"starts_at": "2026-12-12T10:00:00+01:00", "ends_at": "2026-12-12T12:00:00+01:00"},
+        json={"starts_at": offset(_at(10, day=5)), "ends_at": offset(_at(12, day=5))},
     )
     assert opening.status_code == 201
     backwards = await client.post(
         f"{base}/openings",
         headers=owner.headers,
-        json={"starts_at": "2026-12-12T12:00:00+01:00", "ends_at": "2026-12-12T10:00:00+01:00"},
+        json={"starts_at": offset(_at(12, day=5)), "ends_at": offset(_at(10, day=5))},
     )
     assert backwards.status_code == 422
     read = (await client.get(base, headers=owner.headers)).json()
@@ -101,25 +108,23 @@ async def test_slots_are_hours_plus_openings_minus_time_off_bookings_buffers_and
     therapist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
     service = await online_service(client, owner, duration_minutes=50, buffer_minutes=10)
     await set_week(client, owner, therapist.user.id, [(0, "09:00", "13:00")])
-    # 09:00-13:00 CET = 08:00-12:00 UTC, a 50 + 10 minute grid.
-    assert await _starts(client, owner, service["id"]) == [
-        f"{MONDAY}T{h:02d}:00:00Z" for h in (8, 9, 10, 11)
-    ]
+    # 09:00-13:00 in Madrid (08:00-12:00 UTC in winter), a 50 + 10 minute grid.
+    assert await _starts(client, owner, service["id"]) == [z(_at(h)) for h in (9, 10, 11, 12)]
     base = f"/api/v1/staff/{therapist.user.id}/availability"
     await client.post(
         f"{base}/time-off",
         headers=owner.headers,
-        json={"starts_at": f"{MONDAY}T10:30:00+01:00", "ends_at": f"{MONDAY}T11:00:00+01:00"},
+        json={"starts_at": offset(_at(10, 30)), "ends_at": offset(_at(11))},
     )
     assert await _starts(client, owner, service["id"]) == [
-        f"{MONDAY}T08:00:00Z",
-        f"{MONDAY}T10:00:00Z",  # 11:00 local: after the time off, on a new grid
-        f"{MONDAY}T11:00:00Z",
+        z(_at(9)),
+        z(_at(11)),  # after the time off, on a new grid
+        z(_at(12)),
     ]
     await client.post(
         f"{base}/openings",
         headers=owner.headers,
-        json={"starts_at": f"{MONDAY}T16:00:00+01:00", "ends_at": f"{MONDAY}T17:00:00+01:00"},
+        json={"starts_at": offset(_at(16)), "ends_at": offset(_at(17))},
     )
     # A staff booking of another service at 12:00 local, its buffer included, takes 12:00.
     other = await online_service(client, owner, name="Pareja", duration_minutes=30)
@@ -131,22 +136,25 @@ async def test_slots_are_hours_plus_openings_minus_time_off_bookings_buffers_and
             "patient_id": str(patient.id),
             "service_id": other["id"],
             "therapist_id": str(therapist.user.id),
-            "starts_at": f"{MONDAY}T12:20:00+01:00",
+            "starts_at": offset(_at(12, 20)),
         },
     )
     assert staff_booking.status_code == 201, staff_booking.text
     assert await _starts(client, owner, service["id"]) == [
-        f"{MONDAY}T08:00:00Z",
-        f"{MONDAY}T10:00:00Z",
-        f"{MONDAY}T15:00:00Z",  # the opening
+        z(_at(9)),
+        z(_at(11)),
+        z(_at(16)),  # the opening
     ]
-    # Minimum notice: with a week's notice, nothing on Monday is offered any more.
-    await client.patch(
-        f"/api/v1/services/{service['id']}",
-        headers=owner.headers,
-        json={"min_notice_minutes": 7 * 24 * 60},
-    )
-    assert await _starts(client, owner, service["id"]) == []
+    # Minimum notice, measured from now: reaching 15:00 on Monday, only the opening is left;
+    # reaching past 16:00, nothing on Monday is offered any more.
+    for notice, left in ((minutes_until(_at(15)), [z(_at(16))]), (minutes_until(_at(16, 1)), [])):
+        patched = await client.patch(
+            f"/api/v1/services/{service['id']}",
+            headers=owner.headers,
+            json={"min_notice_minutes": notice},
+        )
+        assert patched.status_code == 200, patched.text
+        assert await _starts(client, owner, service["id"]) == left
 
 
 async def test_a_therapist_is_never_double_booked_across_services(
@@ -171,13 +179,16 @@ async def test_a_therapist_is_never_double_booked_across_services(
         )
         return response.status_code
 
-    assert await book(first, 0, therapist.user.id, "2026-12-09T10:00:00+01:00") == 201
+    def wednesday(hour: int, minute: int = 0) -> str:
+        return offset(_at(hour, minute, day=2))
+
+    assert await book(first, 0, therapist.user.id, wednesday(10)) == 201
     # Before the fix, overlaps were counted per service: this was accepted.
-    assert await book(second, 1, therapist.user.id, "2026-12-09T10:30:00+01:00") == 409
-    assert await book(second, 1, colleague.user.id, "2026-12-09T10:30:00+01:00") == 201
+    assert await book(second, 1, therapist.user.id, wednesday(10, 30)) == 409
+    assert await book(second, 1, colleague.user.id, wednesday(10, 30)) == 201
     # The colleague's buffer (15 min after 11:30) keeps 11:40 out, 11:45 is fine.
-    assert await book(first, 2, colleague.user.id, "2026-12-09T11:40:00+01:00") == 409
-    assert await book(first, 2, colleague.user.id, "2026-12-09T11:45:00+01:00") == 201
+    assert await book(first, 2, colleague.user.id, wednesday(11, 40)) == 409
+    assert await book(first, 2, colleague.user.id, wednesday(11, 45)) == 201
 
 
 async def test_group_sessions_fill_their_places_and_keep_other_sessions_out(
@@ -186,7 +197,7 @@ async def test_group_sessions_fill_their_places_and_keep_other_sessions_out(
     group = await online_service(client, owner, name="Grupo", capacity=3)
     solo = await online_service(client, owner, name="Individual")
     await set_week(client, owner, owner.user.id, [(0, "09:00", "11:00")])
-    at = f"{MONDAY}T08:00:00Z"
+    at = z(_at(9))
     for n in range(3):
         booked = await client.post(
             f"{PUBLIC}/{owner.organization.slug}/bookings",
@@ -216,6 +227,7 @@ async def test_group_sessions_fill_their_places_and_keep_other_sessions_out(
 
 def test_weekly_hours_follow_the_clock_across_both_dst_changes_in_madrid() -> None:
     """Last Sunday of March 2026 (29th: 02:00 -> 03:00) and of October (25th: 03:00 -> 02:00)."""
+    # Fixed dates on purpose: a pure function, no clock is read.
     nine_to_one = [(d, time(9), time(13)) for d in range(7)]
     march = weekly_windows(nine_to_one, "Europe/Madrid", date(2026, 3, 26), date(2026, 4, 1))
     assert [w.start.hour for w in march] == [8, 8, 8, 7, 7, 7, 7]  # UTC+1, then UTC+2
@@ -237,7 +249,7 @@ async def test_slots_across_the_dst_weeks_are_the_local_hours_in_utc(
     await set_week(client, owner, owner.user.id, [(d, "09:00", "11:00") for d in range(7)])
     organization = await session.get_one(Organization, owner.organization.id)
     service = await session.get_one(Service, data["id"])
-    then = datetime(2026, 1, 1, tzinfo=UTC)
+    then = datetime(2026, 1, 1, tzinfo=UTC)  # "now" is given: fixed dates, no real clock read
 
     async def starts(first: date, last: date) -> list[str]:
         slots = await compute_slots(

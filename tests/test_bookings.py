@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from httpx import AsyncClient
@@ -9,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.config import Settings
 from kura.users.models import Role
+from tests.clock_support import local, offset, week_ahead, z
 from tests.factories import Member, make_patient, make_staff
+
+DAY = week_ahead()  # a Monday 7 to 13 days from the real today: see tests/clock_support.py
+
+
+def _at(hour: int, minute: int = 0, *, day: int = 0) -> datetime:
+    """A wall-clock time in Madrid, `day` days after DAY."""
+    return local(DAY + timedelta(days=day), hour, minute)
 
 
 async def _service(client: AsyncClient, member: Member, **extra: Any) -> dict[str, Any]:
@@ -29,20 +38,20 @@ async def test_book_within_capacity_and_409_beyond(
 ) -> None:
     service = await _service(client, owner, capacity=2)
     patients = [await make_patient(session, owner.organization) for _ in range(3)]
-    at = "2026-12-01T10:00:00+01:00"
+    at = offset(_at(10))
     for patient in patients[:2]:
         ok = await _book(
             client, owner, patient_id=str(patient.id), service_id=service["id"], starts_at=at
         )
         assert ok.status_code == 201
-        assert ok.json()["ends_at"].startswith("2026-12-01T10:00:00")  # 11:00 CET in UTC
+        assert ok.json()["ends_at"].startswith(z(_at(11)).removesuffix("Z"))  # 11:00 local, UTC
         assert ok.json()["amount_cents"] == 6000 and ok.json()["status"] == "PENDING"
     full = await _book(
         client,
         owner,
         patient_id=str(patients[2].id),
         service_id=service["id"],
-        starts_at="2026-12-01T10:30:00+01:00",
+        starts_at=offset(_at(10, 30)),
     )
     assert full.status_code == 409
     later = await _book(
@@ -50,7 +59,7 @@ async def test_book_within_capacity_and_409_beyond(
         owner,
         patient_id=str(patients[2].id),
         service_id=service["id"],
-        starts_at="2026-12-01T11:00:00+01:00",
+        starts_at=offset(_at(11)),
     )
     assert later.status_code == 201  # back-to-back is not an overlap
 
@@ -61,7 +70,7 @@ async def test_cancelled_bookings_free_their_place(
     service = await _service(client, owner)
     a = await make_patient(session, owner.organization)
     b = await make_patient(session, owner.organization)
-    at = "2026-12-02T09:00:00+01:00"
+    at = offset(_at(9, day=1))
     first = (
         await _book(client, owner, patient_id=str(a.id), service_id=service["id"], starts_at=at)
     ).json()
@@ -81,15 +90,20 @@ async def test_agenda_is_the_local_day(
 ) -> None:
     service = await _service(client, owner, capacity=5)
     patient = await make_patient(session, owner.organization)
-    # 23:30 in Madrid on the 3rd is 22:30 UTC on the 3rd; 00:30 on the 4th is 23:30 UTC on the 3rd.
-    for at in ("2026-12-03T23:00:00+01:00", "2026-12-04T00:30:00+01:00"):
+    # 23:00 in Madrid on one day and 00:30 on the next are both on the first day in UTC (22:00
+    # and 23:30 in winter, 21:00 and 22:30 in summer): the agenda goes by the local day.
+    first = DAY + timedelta(days=2)
+    second = first + timedelta(days=1)
+    late, early = local(first, 23), local(second, 0, 30)
+    assert z(late)[:10] == z(early)[:10] == first.isoformat()
+    for at in (offset(late), offset(early)):
         assert (
             await _book(
                 client, owner, patient_id=str(patient.id), service_id=service["id"], starts_at=at
             )
         ).status_code == 201
-    third = (await client.get("/api/v1/bookings?date=2026-12-03", headers=owner.headers)).json()
-    fourth = (await client.get("/api/v1/bookings?date=2026-12-04", headers=owner.headers)).json()
+    third = (await client.get(f"/api/v1/bookings?date={first}", headers=owner.headers)).json()
+    fourth = (await client.get(f"/api/v1/bookings?date={second}", headers=owner.headers)).json()
     assert third["total"] == 1 and fourth["total"] == 1
     assert len(third["items"]) == 1 and len(fourth["items"]) == 1
 
@@ -104,7 +118,7 @@ async def test_bad_booking_input(
         owner,
         patient_id=str(patient.id),
         service_id=service["id"],
-        starts_at="2026-12-01T10:00:00",
+        starts_at=_at(10).replace(tzinfo=None).isoformat(),
     )
     assert naive.status_code == 422  # a time without its zone is ambiguous
     bad_currency = await client.post(
@@ -126,7 +140,7 @@ async def test_bad_booking_input(
         owner,
         patient_id=str(patient.id),
         service_id=service["id"],
-        starts_at="2026-12-01T10:00:00+01:00",
+        starts_at=offset(_at(10)),
         therapist_id=str(assistant.user.id),
     )
     assert wrong_therapist.status_code == 400
@@ -135,7 +149,7 @@ async def test_bad_booking_input(
         receptionist,
         patient_id=str(patient.id),
         service_id=service["id"],
-        starts_at="2026-12-01T10:00:00+01:00",
+        starts_at=offset(_at(10)),
         therapist_id=str(receptionist.user.id),
     )
     assert ok.status_code == 201

@@ -36,6 +36,16 @@ from kura.db.urls import describe, libpq_conninfo
 from kura.patients.models import Patient
 from kura.users.models import Role
 from tests.backup_support import create_from_template, drop
+from tests.clock_support import (
+    ZONE,
+    local,
+    local_date,
+    minutes_until,
+    monday_after,
+    shown,
+    week_ahead,
+    z,
+)
 from tests.factories import Member, make_owner, make_patient, make_staff
 from tests.scheduling_support import (
     PUBLIC,
@@ -46,8 +56,16 @@ from tests.scheduling_support import (
 )
 from tests.test_backup_pg15 import pg15_server  # noqa: F401 - the PostgreSQL 15 fixture
 
-MONDAY = "2026-12-07"
-TEN = f"{MONDAY}T09:00:00Z"  # 10:00 in Madrid
+WEEK = week_ahead()  # a Monday 7 to 13 days from the real today: see tests/clock_support.py
+MONDAY = WEEK.isoformat()
+
+
+def _at(hour: int, minute: int = 0, *, day: int = 0) -> datetime:
+    """A wall-clock time in Madrid, `day` days after WEEK's Monday."""
+    return local(WEEK + timedelta(days=day), hour, minute)
+
+
+TEN = z(_at(10))  # 10:00 in Madrid, in UTC (09:00Z in winter, 08:00Z in summer)
 
 
 @pytest.fixture(autouse=True)
@@ -103,27 +121,40 @@ async def test_services_and_slots_by_slug_with_bounded_ranges(
     )
     assert slots.status_code == 200
     body = slots.json()
-    assert body["to_date"] == "2026-12-13" and len(body["slots"]) == 4
+    assert body["to_date"] == (WEEK + timedelta(days=6)).isoformat() and len(body["slots"]) == 4
     assert body["slots"][0] == {
-        "starts_at": "2026-12-07T08:00:00Z",
-        "ends_at": "2026-12-07T09:00:00Z",
+        "starts_at": z(_at(9)),
+        "ends_at": z(_at(10)),
         "therapist_id": str(owner.user.id),
         "therapist_name": owner.user.full_name,
     }
+    first = WEEK - timedelta(days=6)
     too_long = await client.get(
         f"{PUBLIC}/{slug}/slots",
-        params={"service_id": service["id"], "from": "2026-12-01", "to": "2027-01-01"},
+        params={
+            "service_id": service["id"],
+            "from": first.isoformat(),
+            "to": (first + timedelta(days=31)).isoformat(),  # 32 days
+        },
     )
     assert too_long.status_code == 400 and "31 days" in too_long.json()["detail"]
     month = await client.get(
         f"{PUBLIC}/{slug}/slots",
-        params={"service_id": service["id"], "from": "2026-12-01", "to": "2026-12-31"},
+        params={
+            "service_id": service["id"],
+            "from": first.isoformat(),
+            "to": (first + timedelta(days=30)).isoformat(),  # 31 days
+        },
     )
     assert month.status_code == 200
     assert (await client.get(f"{PUBLIC}/{slug}/slots")).status_code == 400  # no service_id
     backwards = await client.get(
         f"{PUBLIC}/{slug}/slots",
-        params={"service_id": service["id"], "from": "2026-12-09", "to": "2026-12-08"},
+        params={
+            "service_id": service["id"],
+            "from": (WEEK + timedelta(days=2)).isoformat(),
+            "to": (WEEK + timedelta(days=1)).isoformat(),
+        },
     )
     assert backwards.status_code == 400
     hidden = await client.get(
@@ -153,7 +184,7 @@ async def test_free_booking_is_confirmed_and_matches_patients_without_saying_so(
         f"{PUBLIC}/{slug}/bookings",
         json=booking_body(
             str(service["id"]),
-            "2026-12-07T10:00:00Z",
+            z(_at(11)),
             email="borrada@example.org",
             phone=deleted.phone,
         ),
@@ -209,12 +240,14 @@ async def test_booking_needs_privacy_consent_and_an_offered_slot(
     )
     assert refused.status_code == 422
     off_grid = await client.post(
-        f"{PUBLIC}/{slug}/bookings", json=booking_body(str(service["id"]), f"{MONDAY}T09:10:00Z")
+        f"{PUBLIC}/{slug}/bookings", json=booking_body(str(service["id"]), z(_at(10, 10)))
     )
     assert off_grid.status_code == 409
+    # 10:00 on a Monday 7 to 13 days before the app's now: on the grid, within the hours, past.
+    last_week = monday_after(local_date(utcnow()), -13)
     past = await client.post(
         f"{PUBLIC}/{slug}/bookings",
-        json=booking_body(str(service["id"]), "2026-11-30T09:00:00Z"),
+        json=booking_body(str(service["id"]), z(local(last_week, 10))),
     )
     assert past.status_code == 409
 
@@ -240,7 +273,7 @@ async def test_a_paid_booking_is_held_then_released(
         s["starts_at"]
         for s in (await client.get(f"{PUBLIC}/{slug}/slots", params=slots)).json()["slots"]
     ]
-    assert "2026-12-07T09:00:00Z" not in free
+    assert TEN not in free
     await run_booking_emails(database, settings)
     (mail,) = [m for m in _outbox(settings) if m["To"] == "web1@example.org"]
     assert "pago" in _body(mail) and "pagada" not in _body(mail)
@@ -255,7 +288,7 @@ async def test_a_paid_booking_is_held_then_released(
         s["starts_at"]
         for s in (await client.get(f"{PUBLIC}/{slug}/slots", params=slots)).json()["slots"]
     ]
-    assert "2026-12-07T09:00:00Z" in free
+    assert TEN in free
     assert await release_expired(session, now=hold + timedelta(seconds=2)) == []  # idempotent
 
 
@@ -312,11 +345,9 @@ async def test_manage_link_views_cancels_and_moves_within_the_window(
     )
     assert (await client.get(f"{PUBLIC}/manage/{'x' * 43}")).status_code == 404
 
-    moved = await client.post(
-        f"{PUBLIC}/manage/{token}/reschedule", json={"starts_at": "2026-12-07T11:00:00Z"}
-    )
+    moved = await client.post(f"{PUBLIC}/manage/{token}/reschedule", json={"starts_at": z(_at(12))})
     assert moved.status_code == 200, moved.text
-    assert moved.json()["starts_at"] == "2026-12-07T11:00:00Z"
+    assert moved.json()["starts_at"] == z(_at(12))
     taken_back = await client.post(
         f"{PUBLIC}/{slug}/bookings", json=booking_body(str(service["id"]), TEN, n=2)
     )
@@ -337,14 +368,17 @@ async def test_manage_link_views_cancels_and_moves_within_the_window(
 
     await run_booking_emails(database, settings)
     staff = [_body(m) for m in _outbox(settings) if m["To"] == owner.user.email]
-    assert any("movido" in b and "07/12/2026 10:00" in b and "12:00" in b for b in staff)
+    assert any("movido" in b and shown(_at(10)) in b and "12:00" in b for b in staff)
     assert any("cancelado" in b for b in staff)
 
 
 async def test_changes_outside_the_cancellation_window_are_409_with_the_deadline(
     client: AsyncClient, owner: Member
 ) -> None:
-    service = await _open_practice(client, owner, cancellation_window_hours=24 * 6)
+    # A window reaching back over a day before now: the booking is ahead, its deadline past.
+    window_hours = minutes_until(_at(10)) // 60 + 25
+    deadline = _at(10) - timedelta(hours=window_hours)
+    service = await _open_practice(client, owner, cancellation_window_hours=window_hours)
     token = (
         await client.post(
             f"{PUBLIC}/{owner.organization.slug}/bookings",
@@ -353,9 +387,9 @@ async def test_changes_outside_the_cancellation_window_are_409_with_the_deadline
     ).json()["manage_token"]
     late = await client.post(f"{PUBLIC}/manage/{token}/cancel")
     assert late.status_code == 409
-    assert "until 01/12/2026 10:00 (Europe/Madrid)" in late.json()["detail"]
+    assert f"until {shown(deadline)} ({ZONE})" in late.json()["detail"]
     also_late = await client.post(
-        f"{PUBLIC}/manage/{token}/reschedule", json={"starts_at": "2026-12-07T11:00:00Z"}
+        f"{PUBLIC}/manage/{token}/reschedule", json={"starts_at": z(_at(12))}
     )
     assert also_late.status_code == 409
 
@@ -386,7 +420,7 @@ async def test_staff_bookings_get_a_manage_link_and_an_honest_email(
         json={
             "patient_id": str(patient.id),
             "service_id": free["id"],
-            "starts_at": "2026-12-08T09:00:00Z",
+            "starts_at": z(_at(10, day=1)),
         },
     )
     assert second.status_code == 201
@@ -430,6 +464,7 @@ async def _assert_the_database_refuses_an_overlap(session: AsyncSession, owner: 
     session.add(service)
     patient = await make_patient(session, owner.organization)
     await session.flush()
+    # A fixed date on purpose: rows inserted directly, nothing on this path reads a clock.
     start = datetime(2026, 12, 7, 9, tzinfo=UTC)
 
     def booking(offset: int, **extra: object) -> Booking:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from fastapi import FastAPI
 from httpx import AsyncClient
@@ -18,7 +18,14 @@ from kura.exports.models import DataExport, ExportKind
 from kura.invoices.models import Invoice
 from kura.monitoring.models import RiskAlert
 from kura.users.models import Role
+from tests.clock_support import local, offset, week_ahead
 from tests.factories import make_owner, make_patient, make_staff
+
+# Times a week or more ahead of the real today (tests/clock_support.py): the answers must be
+# 404 because the data is another practice's, never because a time has passed.
+WEEK = week_ahead()
+SOON = local(WEEK, 10)
+HOLIDAY = local(WEEK + timedelta(days=17), 0)
 
 # A valid body for each operation that takes one (a route missing here fails the test).
 BODIES: dict[tuple[str, str], dict[str, object]] = {
@@ -39,23 +46,21 @@ BODIES: dict[tuple[str, str], dict[str, object]] = {
         "hours": [{"weekday": 0, "starts_at": "09:00", "ends_at": "13:00"}]
     },
     ("post", "/api/v1/staff/{user_id}/availability/time-off"): {
-        "starts_at": "2026-12-24T00:00:00+01:00",
-        "ends_at": "2026-12-27T00:00:00+01:00",
+        "starts_at": offset(HOLIDAY),
+        "ends_at": offset(HOLIDAY + timedelta(days=3)),
     },
     ("post", "/api/v1/staff/{user_id}/availability/openings"): {
-        "starts_at": "2026-12-28T09:00:00+01:00",
-        "ends_at": "2026-12-28T13:00:00+01:00",
+        "starts_at": offset(local(WEEK + timedelta(days=21), 9)),
+        "ends_at": offset(local(WEEK + timedelta(days=21), 13)),
     },
     ("post", "/api/v1/public/booking/{practice_slug}/bookings"): {
         "service_id": "00000000-0000-0000-0000-000000000000",
-        "starts_at": "2026-12-01T10:00:00+01:00",
+        "starts_at": offset(SOON),
         "full_name": "Ana",
         "email": "ana@example.org",
         "consents": {"privacy": True},
     },
-    ("post", "/api/v1/public/booking/manage/{token}/reschedule"): {
-        "starts_at": "2026-12-01T10:00:00+01:00"
-    },
+    ("post", "/api/v1/public/booking/manage/{token}/reschedule"): {"starts_at": offset(SOON)},
 }
 # Platform routes act across organizations by design; for non-superusers they answer 403.
 PLATFORM_ROUTES = {
@@ -111,8 +116,8 @@ async def test_every_id_route_hides_other_organizations(
         organization_id=victim.organization.id,
         patient_id=patient.id,
         service_id=service.id,
-        starts_at=datetime(2026, 12, 1, 10, tzinfo=UTC),
-        ends_at=datetime(2026, 12, 1, 11, tzinfo=UTC),
+        starts_at=SOON,
+        ends_at=SOON + timedelta(hours=1),
         amount_cents=6000,
         currency="eur",
     )
@@ -121,8 +126,8 @@ async def test_every_id_route_hides_other_organizations(
         organization_id=victim.organization.id,
         therapist_id=victim_staff.user.id,
         kind=ExceptionKind.TIME_OFF,
-        starts_at=datetime(2026, 12, 24, tzinfo=UTC),
-        ends_at=datetime(2026, 12, 25, tzinfo=UTC),
+        starts_at=HOLIDAY,
+        ends_at=HOLIDAY + timedelta(days=1),
     )
     session.add(time_off)
     await session.flush()

@@ -38,7 +38,7 @@ def catalogue(lang: str) -> dict[str, str | dict[str, str]]:
 
 
 def text(lang: str, key: str, /, count: int | None = None, **params: Any) -> str:
-    """The text `key` in `lang`, its placeholders filled; `count` picks one/other and is `{count}`."""
+    """The text `key` in `lang`, placeholders filled; `count` picks one/other and is `{count}`."""
     value = catalogue(language(lang))[key]
     if isinstance(value, dict):
         if count is None:

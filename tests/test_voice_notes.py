@@ -282,6 +282,11 @@ async def test_without_twilio_credentials_messages_go_to_the_outbox(
     inbound = await session.get_one(MessageLog, message_id)
     outbound_id = await queue_message(session, reply_to=inbound, text="Llama al 112 ahora.")
     assert await deliver(database, settings, outbound_id) == "sent"
-    files = list((settings.kura_data_dir / "outbox" / "messages").glob("*.json"))
-    assert files and json.loads(files[-1].read_text())["body"] == "Llama al 112 ahora."
-    assert files[-1].stat().st_mode & 0o777 == 0o600
+    outbound = await session.get_one(MessageLog, outbound_id)
+    await session.refresh(outbound)
+    # Other tests share this outbox: find this message's file by its provider id.
+    (path,) = (settings.kura_data_dir / "outbox" / "messages").glob(
+        f"*-{outbound.provider_sid}.json"
+    )
+    assert json.loads(path.read_text())["body"] == "Llama al 112 ahora."
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -66,7 +66,7 @@ class OutboxEmailSender:
             message.add_attachment(
                 attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
             )
-        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
         path = self.directory / name
         path.write_bytes(bytes(message))
         path.chmod(0o600)

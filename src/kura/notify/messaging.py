@@ -52,7 +52,7 @@ class OutboxMessageSender:
     async def send(self, message: TextMessage) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
         sid = f"OUTBOX{uuid.uuid4().hex}"
-        path = self.directory / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{sid}.json"
+        path = self.directory / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{sid}.json"
         path.write_text(json.dumps({"sid": sid, **asdict(message)}))
         path.chmod(0o600)
         log.info("message.outboxed", channel=message.channel, file=path.name)  # no number/text

@@ -73,7 +73,8 @@ async def test_alert_emails_reach_therapist_and_owner_without_clinical_text(
         for p in outbox.glob("*.eml")
     ]
     # Other tests share this outbox (some mails are multipart): read each one's text part.
-    bodies = [(m, m.get_body(preferencelist=("plain",)).get_content()) for m in mails]
+    parts = [(m, m.get_body(preferencelist=("plain",))) for m in mails]
+    bodies = [(m, part.get_content()) for m, part in parts if part is not None]
     mine = [(m, body) for m, body in bodies if str(outcome.alert_id) in body]
     assert {m["To"] for m, _ in mine} == {owner.user.email, therapist.user.email}
     for mail, content in mine:

@@ -33,10 +33,8 @@ def link_token(message: email.message.Message, page: str) -> str:
     return match.group(1)
 
 
-async def confirm_email(
-    client: httpx.AsyncClient, database: Database, settings: Settings, address: str
-) -> None:
-    """Run the queued email jobs' bodies (no worker in these tests), then follow the link."""
+async def send_queued_links(database: Database, settings: Settings) -> None:
+    """Run the queued link emails' job bodies (no worker in these tests): into the outbox."""
     async with database.sessionmaker() as session:
         rows = await session.execute(
             text(
@@ -47,6 +45,13 @@ async def confirm_email(
         token_ids = [row[0] for row in rows]
     for token_id in token_ids:
         await deliver_password_link(database, settings, uuid.UUID(token_id))
+
+
+async def confirm_email(
+    client: httpx.AsyncClient, database: Database, settings: Settings, address: str
+) -> None:
+    """Send the queued link emails, then follow the verification link."""
+    await send_queued_links(database, settings)
     message = newest_mail_to(settings.kura_data_dir / "outbox" / "email", address)
     assert message is not None, f"no mail to {address}"
     confirmed = await client.post(

@@ -143,6 +143,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     from kura.console import install_console
 
     install_console(app)
+    from kura.workspace import install_workspace
+
+    install_workspace(app)
     from kura.bookings.manage_pages import install_manage_pages
 
     install_manage_pages(app)

@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     api_docs: bool | None = None  # /docs and the OpenAPI JSON; default off in production
 
     public_base_url: str | None = None
-    frontend_url: str = "http://localhost:3001"
+    # Where emailed links land: the workspace's pages. Unset => PUBLIC_BASE_URL (or this
+    # server on 127.0.0.1) + "/app"; an explicit FRONTEND_URL still wins.
+    frontend_url: str = ""
     backend_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     stripe_secret_key: SecretStr | None = None
@@ -217,6 +219,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_frontend_url(self) -> Settings:
+        if not self.frontend_url:
+            base = self.public_base_url or f"http://127.0.0.1:{self.port}"
+            # Settings are frozen; this completes the value once, during validation.
+            object.__setattr__(self, "frontend_url", f"{base}/app")
+        return self
 
     @model_validator(mode="after")
     def _vertex_needs_a_project(self) -> Settings:

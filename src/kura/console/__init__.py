@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from kura.console.web import HERE, PREFIX, SecurityHeaders
+from kura.console.web import HERE, PREFIX
+from kura.web_pages import SecurityHeaders
 
 
 def install_console(app: FastAPI) -> None:
@@ -17,4 +18,4 @@ def install_console(app: FastAPI) -> None:
     for router in (sessions, mfa, overview, backups):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, prefix=PREFIX)

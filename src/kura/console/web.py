@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kura import __version__
 from kura.auth.dependencies import COOKIE_NAME
@@ -23,8 +21,13 @@ from kura.auth.sessions import Authenticated, authenticate
 from kura.auth.tokens import InvalidToken
 from kura.config import Settings
 from kura.db.session import DbSession
-from kura.errors import BadRequest, Forbidden, KuraError
+from kura.errors import Forbidden, KuraError
 from kura.request_info import client_ip
+from kura.web_pages import CONTENT_SECURITY_POLICY as CONTENT_SECURITY_POLICY
+from kura.web_pages import form_text as form_text
+from kura.web_pages import safe_path, session_csrf_token
+from kura.web_pages import same_origin as same_origin
+from kura.web_pages import settings_of as settings_of
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
@@ -43,19 +46,6 @@ def _templates() -> Jinja2Templates:
     return loaded
 
 
-# No inline script or style anywhere: everything the page runs comes from /admin/static.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = [
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-]
-
-
 class LoginRequired(Exception):
     """No valid session: the operator is sent to the sign-in form."""
 
@@ -69,11 +59,6 @@ class CodeRequired(Exception):
 
 class SetupRequired(Exception):
     """An operator without two-step verification yet: sent to set it up."""
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -91,15 +76,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 def safe_next(target: str | None) -> str:
     """Only a path inside the console: never another host (open redirect)."""
-    if (
-        target
-        and target.startswith(PREFIX)
-        and not target.startswith("//")
-        and "\\" not in target
-        and urlsplit(target).netloc == ""
-    ):
-        return target
-    return PREFIX
+    return safe_path(target, prefix=PREFIX)
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -203,18 +180,7 @@ FreshOperator = Annotated[Authenticated, Depends(_fresh_operator)]
 
 def csrf_token(settings: Settings, auth: Authenticated) -> str:
     """Bound to the session: a token from another session (or none) is refused."""
-    key = settings.signing_key.get_secret_value().encode()
-    return hmac.new(key, b"console-csrf:" + auth.session_id.bytes, hashlib.sha256).hexdigest()
-
-
-def same_origin(request: Request) -> bool:
-    """Browsers say where a request comes from; anything cross-site is refused outright."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host")
+    return session_csrf_token(settings, auth, area="console")
 
 
 async def _checked_form(request: Request, auth: AnySignedIn) -> FormData:
@@ -231,30 +197,3 @@ async def _checked_form(request: Request, auth: AnySignedIn) -> FormData:
 
 
 CheckedForm = Annotated[FormData, Depends(_checked_form)]
-
-
-def form_text(form: FormData, name: str, *, max_length: int = 200) -> str:
-    value = form.get(name)
-    if not isinstance(value, str) or len(value) > max_length:
-        raise BadRequest(f"The form field `{name}` is missing or too long.")
-    return value.strip()
-
-
-class SecurityHeaders:
-    """Security headers on every console response (pages, redirects, static files)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not (path == PREFIX or path.startswith(PREFIX + "/")):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

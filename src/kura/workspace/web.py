@@ -1,0 +1,216 @@
+"""Workspace plumbing: language, templates and `render`, the signed-in check, CSRF, HTML errors."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.datastructures import FormData
+
+from kura import __version__
+from kura.auth.dependencies import COOKIE_NAME
+from kura.auth.sessions import Authenticated, authenticate
+from kura.auth.tokens import InvalidToken
+from kura.db.session import DbSession
+from kura.errors import Forbidden, KuraError, NotFound
+from kura.i18n import LANGUAGES, language, text
+from kura.users.models import CLINICAL_ROLES, Role
+from kura.web_pages import safe_path, same_origin, session_csrf_token, settings_of
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).parent
+PREFIX = "/app"
+LANG_COOKIE = "kura_lang"
+
+
+class LoginRequired(Exception):
+    """No valid session: sent to the sign-in form."""
+
+
+class CodeRequired(Exception):
+    """A two-step code is owed: sent to the code form, then back to `next_path`."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class PageError(Exception):
+    """A form's answer that must also undo the request's writes (the transaction rolls back):
+    raise it with the page to show, e.g. the form again with the error next to its field."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def page_language(request: Request) -> str:
+    """The language switch (cookie) first, then the user's locale, the practice's, Spanish."""
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    auth: Authenticated | None = getattr(request.state, "auth", None)
+    if auth is not None:
+        return language(auth.user.locale or auth.organization.locale)
+    return language(None)
+
+
+@functools.cache
+def _templates() -> Jinja2Templates:
+    """Loaded on the first page, not at import: the API's cold start does not pay for Jinja."""
+    from fastapi.templating import Jinja2Templates
+    from jinja2 import pass_context
+
+    loaded = Jinja2Templates(directory=HERE / "templates")
+
+    @pass_context
+    def t(context: Any, key: str, /, **params: Any) -> str:
+        return text(context["lang"], f"app.{key}", **params)
+
+    loaded.env.globals.update(version=__version__, t=t, languages=LANGUAGES)
+    loaded.env.filters["t"] = t
+    return loaded
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page of templates/: `lang`, `t`, `auth`, `csrf_token` and `page` are always there."""
+    auth: Authenticated | None = getattr(request.state, "auth", None)
+    context.setdefault("status_code", status_code)
+    context.setdefault("lang", page_language(request))
+    context.setdefault("auth", auth)
+    context.setdefault("csrf_token", getattr(request.state, "csrf_token", None))
+    context.setdefault("clinical", auth is not None and auth.user.role in CLINICAL_ROLES)
+    context.setdefault("here", request.url.path)
+    response = _templates().TemplateResponse(
+        request, template, context, status_code=int(status_code)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: Request, status_code: int, key: str, **params: Any) -> HTMLResponse:
+    message = text(page_language(request), f"app.{key}", **params)
+    return render(request, "error.html", status_code, message=message)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the workspace: never another host (open redirect)."""
+    return safe_path(target, prefix=PREFIX)
+
+
+def redirect(path: str) -> RedirectResponse:
+    """POST-redirect-GET: every successful form ends here."""
+    return RedirectResponse(path, status_code=303)
+
+
+class WorkspaceRoute(APIRoute):
+    """Errors are pages in the reader's language; a missing session is the sign-in form.
+
+    Every error leaves as a PageError raised past the request's dependencies, so the request's
+    transaction rolls back; `page_error_response` (an app exception handler) sends its page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def workspace_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PageError:
+                raise
+            except LoginRequired:
+                here = request.url.path if request.method == "GET" else PREFIX
+                page: Response = redirect(f"{PREFIX}/login?next={quote(safe_next(here))}")
+            except CodeRequired as exc:
+                page = redirect(f"{PREFIX}/mfa?next={quote(safe_next(exc.next_path))}")
+            except NotFound:
+                page = error_page(request, 404, "error_not_found")
+            except KuraError as exc:
+                page = render(request, "error.html", exc.status_code, message=exc.detail)
+            except RequestValidationError:
+                page = error_page(request, 400, "error_bad_request")
+            raise PageError(page)
+
+        return workspace_handler
+
+
+async def page_error_response(request: Request, exc: Exception) -> Response:
+    """The page a workspace error carries, sent after its transaction rolled back."""
+    assert isinstance(exc, PageError)
+    return exc.response
+
+
+def csrf_token(request: Request, auth: Authenticated) -> str:
+    return session_csrf_token(settings_of(request), auth, area="workspace")
+
+
+async def _any_session(request: Request, session: DbSession) -> Authenticated:
+    """A valid session cookie, code pending or not: the code form and sign-out."""
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        raise LoginRequired
+    try:
+        auth = await authenticate(session, settings_of(request), token)
+    except InvalidToken:
+        raise LoginRequired from None
+    request.state.user_id = auth.user.id
+    request.state.auth = auth
+    request.state.csrf_token = csrf_token(request, auth)
+    return auth
+
+
+AnySignedIn = Annotated[Authenticated, Depends(_any_session)]
+
+
+async def _staff(request: Request, auth: AnySignedIn) -> Authenticated:
+    """Past password and code, and within the practice's two-step policy (as the API's)."""
+    here = request.url.path if request.method == "GET" else PREFIX
+    if auth.mfa_pending:
+        raise CodeRequired(here)
+    if auth.organization.mfa_required and auth.mfa_verified_at is None:
+        raise Forbidden(text(page_language(request), "app.error_practice_mfa"))
+    return auth
+
+
+Staff = Annotated[Authenticated, Depends(_staff)]
+
+
+async def _clinician(request: Request, auth: Staff) -> Authenticated:
+    """OWNER or THERAPIST: clinical content (notes, messages, analyses, alerts)."""
+    if auth.user.role not in CLINICAL_ROLES:
+        raise Forbidden(text(page_language(request), "app.error_clinical_only"))
+    return auth
+
+
+Clinician = Annotated[Authenticated, Depends(_clinician)]
+
+
+async def _owner(request: Request, auth: Staff) -> Authenticated:
+    if auth.user.role != Role.OWNER:
+        raise Forbidden(text(page_language(request), "app.error_owner_only"))
+    return auth
+
+
+Owner = Annotated[Authenticated, Depends(_owner)]
+
+
+async def _checked_form(request: Request, auth: AnySignedIn) -> FormData:
+    form = await request.form()
+    sent = form.get("csrf_token")
+    if (
+        not same_origin(request)
+        or not isinstance(sent, str)
+        or not hmac.compare_digest(sent, csrf_token(request, auth))
+    ):
+        raise Forbidden(text(page_language(request), "app.error_csrf"))
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(_checked_form)]

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from httpx import AsyncClient, Response
+from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.bookings.models import Booking, BookingStatus, Service
@@ -19,46 +19,10 @@ from kura.monitoring.models import RiskAlert
 from kura.users.models import Role
 from kura.web_pages import CONTENT_SECURITY_POLICY
 from tests.email_support import link_token, newest_mail_to, send_queued_links
-from tests.factories import PASSWORD, Member, enrol_mfa, fresh_codes, make_patient, make_staff
+from tests.factories import PASSWORD, Member, enrol_mfa, make_patient, make_staff
+from tests.workspace_support import answer_code, hidden, sign_in
 
 TEMPLATES = Path(__file__).parents[1] / "src" / "kura" / "workspace" / "templates"
-_HIDDEN = re.compile(r'name="(csrf_token|form_token|next|token)" value="([^"]*)"')
-
-
-def hidden(html: str, name: str) -> str:
-    for found, value in _HIDDEN.findall(html):
-        if found == name:
-            return str(value)
-    raise AssertionError(f"no hidden {name} in the page")
-
-
-async def sign_in(
-    browser: AsyncClient, email: str, password: str = PASSWORD, *, next_path: str = "/app"
-) -> Response:
-    form = await browser.get("/app/login", params={"next": next_path})
-    assert form.status_code == 200, form.text
-    return await browser.post(
-        "/app/login",
-        data={
-            "email": email,
-            "password": password,
-            "form_token": hidden(form.text, "form_token"),
-            "next": hidden(form.text, "next"),
-        },
-    )
-
-
-async def answer_code(browser: AsyncClient, secret: str, next_path: str = "/app") -> Response:
-    page = await browser.get("/app/mfa", params={"next": next_path})
-    assert page.status_code == 200, page.text
-    for code in fresh_codes(secret):
-        answer = await browser.post(
-            "/app/mfa",
-            data={"csrf_token": hidden(page.text, "csrf_token"), "code": code, "next": next_path},
-        )
-        if answer.status_code == 303:
-            return answer
-    raise AssertionError("no code was accepted")
 
 
 async def test_without_a_session_pages_lead_to_the_sign_in_form(client: AsyncClient) -> None:

@@ -16,8 +16,8 @@ from kura.auth.sessions import Authenticated
 from kura.config import Settings
 from kura.db.base import utcnow
 from kura.db.session import DbSession
-from kura.errors import NotFound
 from kura.handlers import Responses
+from kura.monitoring import alerts
 from kura.monitoring.enrollment import create_enrollment, withdraw
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
 from kura.monitoring.repository import open_alerts, recent_alerts
@@ -98,20 +98,8 @@ async def acknowledge_risk_alert(
     alert_id: uuid.UUID, auth: ClinicalStaff, request: Request, session: DbSession
 ) -> RiskAlert:
     """Record that you have seen an alert (who and when). Alerts are never cleared by AI."""
-    alert = await session.scalar(
-        select(RiskAlert).where(
-            RiskAlert.id == alert_id, RiskAlert.organization_id == auth.user.organization_id
-        )
-    )
-    if alert is None:
-        raise NotFound("No such alert.")
-    if alert.acknowledged_at is None:
-        alert.acknowledged_at = utcnow()
-        alert.acknowledged_by_id = auth.user.id
-        await session.flush()
-        await _audit(
-            session, auth, request, AuditAction.RISK_ALERT_ACKNOWLEDGED, alert.id, "risk_alert"
-        )
+    alert = await alerts.get_alert(session, auth, alert_id)
+    await alerts.acknowledge(session, auth, alert, ip=client_ip(request))
     return alert
 
 

@@ -27,10 +27,11 @@ from kura.workspace.web import HERE, PREFIX, PageError, page_error_response
 
 
 def install_workspace(app: FastAPI) -> None:
+    from kura.workspace.alert_pages import router as alert_pages
     from kura.workspace.session_pages import router as sessions
     from kura.workspace.today_pages import router as today
 
-    for router in (sessions, today):
+    for router in (sessions, today, alert_pages):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="workspace-static")
     app.add_exception_handler(PageError, page_error_response)

@@ -17,7 +17,7 @@ from kura.db.base import utcnow
 from kura.db.engine import Database
 from kura.monitoring.models import RiskAlert
 from kura.users.models import Role
-from kura.web_pages import CONTENT_SECURITY_POLICY
+from kura.workspace.web import WORKSPACE_POLICY
 from tests.email_support import link_token, newest_mail_to, send_queued_links
 from tests.factories import PASSWORD, Member, enrol_mfa, make_patient, make_staff
 from tests.workspace_support import answer_code, hidden, sign_in
@@ -204,7 +204,7 @@ async def test_a_reset_link_from_the_outbox_sets_a_new_password_once(
 async def test_security_headers_on_pages_redirects_and_static_files(client: AsyncClient) -> None:
     for path in ("/app/login", "/app", "/app/static/app.css", "/app/nope"):
         response = await client.get(path)
-        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
+        assert response.headers["content-security-policy"] == WORKSPACE_POLICY, path
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["x-content-type-options"] == "nosniff"
     assert (await client.get("/app/nope")).status_code == 404

@@ -22,8 +22,7 @@ CONTENT_SECURITY_POLICY = (
     "media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-SECURITY_HEADERS = [
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+OTHER_SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
@@ -75,9 +74,10 @@ def form_text(form: FormData, name: str, *, max_length: int = 200) -> str:
 class SecurityHeaders:
     """Security headers on every response under `prefix` (pages, redirects, static files)."""
 
-    def __init__(self, app: ASGIApp, prefix: str) -> None:
+    def __init__(self, app: ASGIApp, prefix: str, policy: str = CONTENT_SECURITY_POLICY) -> None:
         self.app = app
         self.prefix = prefix
+        self.headers = [(b"content-security-policy", policy.encode()), *OTHER_SECURITY_HEADERS]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -89,7 +89,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

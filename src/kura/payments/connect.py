@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.audit.service import AuditAction, record
 from kura.auth.sessions import Authenticated
 from kura.config import Settings
 from kura.errors import ServiceUnavailable
@@ -21,10 +22,10 @@ from kura.payments.stripe_client import stripe_client
 
 
 async def onboarding_link(
-    session: AsyncSession, settings: Settings, auth: Authenticated
+    session: AsyncSession, settings: Settings, auth: Authenticated, *, ip: str | None
 ) -> tuple[str, int]:
     """(URL of Stripe's onboarding pages, its expiry as a Unix time); creates the account
-    the first time."""
+    the first time. Audited."""
     import stripe
 
     organization = await session.get_one(
@@ -65,6 +66,15 @@ async def onboarding_link(
         raise stripe_failure(exc) from None
     except stripe.StripeError as exc:
         raise stripe_failure(exc) from None
+    await record(
+        session,
+        AuditAction.PAYOUT_ACCOUNT_ONBOARDING,
+        organization_id=organization.id,
+        actor_id=auth.user.id,
+        target_type="organization",
+        target_id=organization.id,
+        ip=ip,
+    )
     return str(link.url), int(link.expires_at)
 
 

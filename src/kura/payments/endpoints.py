@@ -152,15 +152,8 @@ async def connect_onboarding(
     request: Request, auth: OwnerStepUp, session: DbSession
 ) -> OnboardingLink:
     """Connect your practice's Stripe account (owner): a link to Stripe's onboarding pages."""
-    url, expires_at = await connect.onboarding_link(session, _settings(request), auth)
-    await record(
-        session,
-        AuditAction.PAYOUT_ACCOUNT_ONBOARDING,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="organization",
-        target_id=auth.user.organization_id,
-        ip=client_ip(request),
+    url, expires_at = await connect.onboarding_link(
+        session, _settings(request), auth, ip=client_ip(request)
     )
     return OnboardingLink(url=url, expires_at=expires_at)
 

@@ -23,16 +23,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kura.web_pages import SecurityHeaders
-from kura.workspace.web import HERE, PREFIX, PageError, page_error_response
+from kura.workspace.web import HERE, PREFIX, WORKSPACE_POLICY, PageError, page_error_response
 
 
 def install_workspace(app: FastAPI) -> None:
     from kura.workspace.alert_pages import router as alert_pages
+    from kura.workspace.billing_pages import router as billing
     from kura.workspace.session_pages import router as sessions
     from kura.workspace.today_pages import router as today
 
-    for router in (sessions, today, alert_pages):
+    for router in (sessions, today, alert_pages, billing):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="workspace-static")
     app.add_exception_handler(PageError, page_error_response)
-    app.add_middleware(SecurityHeaders, prefix=PREFIX)
+    app.add_middleware(SecurityHeaders, prefix=PREFIX, policy=WORKSPACE_POLICY)

@@ -23,7 +23,13 @@ from kura.db.session import DbSession
 from kura.errors import Forbidden, KuraError, NotFound
 from kura.i18n import LANGUAGES, language, text
 from kura.users.models import CLINICAL_ROLES, Role
-from kura.web_pages import safe_path, same_origin, session_csrf_token, settings_of
+from kura.web_pages import (
+    CONTENT_SECURITY_POLICY,
+    safe_path,
+    same_origin,
+    session_csrf_token,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
@@ -31,6 +37,12 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 PREFIX = "/app"
 LANG_COOKIE = "kura_lang"
+# Billing forms answer with a redirect to Stripe's pages; browsers apply form-action to it.
+WORKSPACE_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "form-action 'self'",
+    "form-action 'self' https://checkout.stripe.com https://billing.stripe.com "
+    "https://connect.stripe.com",
+)
 
 
 class LoginRequired(Exception):

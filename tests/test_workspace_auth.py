@@ -79,10 +79,33 @@ async def test_sign_in_shows_today_with_the_days_sessions_and_open_alerts(
     assert owner.user.full_name in page.text
     assert "12:00\N{EN DASH}12:50" in page.text and "Lucía Ferrer" in page.text
     assert "Terapia individual" in page.text and "Confirmada" in page.text
-    assert "Hay una alerta de riesgo abierta." in page.text
+    assert "Alertas de riesgo abiertas" in page.text and "HIGH" in page.text
     english = await client.get("/app/lang/en", params={"next": "/app"})
     assert english.headers["location"] == "/app"
-    assert "There is one open risk alert." in (await client.get("/app")).text
+    page = await client.get("/app")
+    assert "Open risk alerts" in page.text and "Confirmed" in page.text
+
+    (alert_id,) = re.findall(
+        r'action="/app/monitoring/alerts/([0-9a-f-]{36})/acknowledge"', page.text
+    )
+    done = await client.post(
+        f"/app/monitoring/alerts/{alert_id}/acknowledge",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "next": "/app"},
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/app"  # one click
+    page = await client.get("/app")
+    assert "No open risk alerts." in page.text
+
+    prepared = await client.post(
+        "/app/briefing", data={"csrf_token": hidden(page.text, "csrf_token")}
+    )
+    assert prepared.status_code == 303 and prepared.headers["location"] == "/app#briefing"
+    page = await client.get("/app")
+    assert '<p class="script">' in page.text and "Prepare my briefing" not in page.text
+    (audio,) = re.findall(r'<audio controls preload="none" src="([^"]+)"', page.text)
+    played = await client.get(audio.replace("&amp;", "&"))
+    assert played.status_code == 200 and played.headers["content-type"] == "audio/mpeg"
+    assert played.content[:3] == b"ID3" or played.content[0] == 0xFF  # an MP3 stream
 
 
 async def test_an_assistant_sees_the_agenda_but_not_the_alerts(

@@ -8,8 +8,10 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
+from kura.auth.sessions import Authenticated
 from kura.briefings.content import practice_zone
 from kura.db.session import DbSession
 from kura.monitoring import alerts
@@ -19,24 +21,33 @@ from kura.patients.models import Patient
 from kura.patients.repository import get_readable as get_patient
 from kura.request_info import client_ip
 from kura.users.models import Role, User
-from kura.workspace.web import PREFIX, CheckedForm, Clinician, WorkspaceRoute, redirect, render
+from kura.workspace.web import (
+    PREFIX,
+    CheckedForm,
+    Clinician,
+    WorkspaceRoute,
+    redirect,
+    render,
+    safe_next,
+)
 
 router = APIRouter(prefix=PREFIX, route_class=WorkspaceRoute, include_in_schema=False)
 LIST_LIMIT = 200  # open alerts are acknowledged daily; more than this is a backlog to page
 
 
-@router.get("/alerts")
-async def open_alert_list(request: Request, auth: Clinician, session: DbSession) -> HTMLResponse:
-    """Every open risk alert of the practice, newest first: none ages out."""
+async def open_alert_rows(
+    session: AsyncSession, auth: Authenticated, limit: int = LIST_LIMIT
+) -> list[dict[str, object]]:
+    """The practice's open alerts, newest first, as the pages show them."""
     zone = practice_zone(auth.organization.timezone)
     unacknowledged = open_alerts(auth.organization.id).subquery()
     rows = await session.execute(
         select(unacknowledged, Patient.full_name, Patient.restricted_at)
         .join(Patient, Patient.id == unacknowledged.c.patient_id)
         .order_by(unacknowledged.c.created_at.desc(), unacknowledged.c.id)
-        .limit(LIST_LIMIT)
+        .limit(limit)
     )
-    items = [
+    return [
         {
             "id": row.id,
             "risk": row.risk,
@@ -47,6 +58,12 @@ async def open_alert_list(request: Request, auth: Clinician, session: DbSession)
         }
         for row in rows
     ]
+
+
+@router.get("/alerts")
+async def open_alert_list(request: Request, auth: Clinician, session: DbSession) -> HTMLResponse:
+    """Every open risk alert of the practice, newest first: none ages out."""
+    items = await open_alert_rows(session, auth)
     return render(request, "alerts.html", page="alerts", alerts=items)
 
 
@@ -92,6 +109,9 @@ async def acknowledge_alert(
     """Record that you have seen the alert; it stays in the record with its risk."""
     alert = await alerts.get_alert(session, auth, alert_id)
     await alerts.acknowledge(session, auth, alert, ip=client_ip(request))
+    back = form.get("next")
+    if isinstance(back, str) and back:
+        return redirect(safe_next(back[:300]))
     return redirect(f"{PREFIX}/monitoring/alerts/{alert.id}")
 
 

@@ -11,6 +11,7 @@ from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import ClinicalStaff
 from kura.auth.sessions import Authenticated
 from kura.clinical import repository, service
+from kura.clinical.audit import audit_note
 from kura.clinical.models import ClinicalNote
 from kura.clinical.schemas import (
     AddendumCreate,
@@ -47,16 +48,7 @@ async def _audit(
     note: ClinicalNote,
     **details: object,
 ) -> None:
-    await record(
-        session,
-        action,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="note",
-        target_id=note.id,
-        ip=client_ip(request),
-        details={"patient_id": str(note.patient_id), **details},
-    )
+    await audit_note(session, auth, action, note, ip=client_ip(request), **details)
 
 
 @router.get("/patients/{patient_id}/notes", response_model=NotePage, responses=FORBIDDEN_OR_MISSING)

@@ -13,6 +13,8 @@ from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from kura import __version__
@@ -143,14 +145,28 @@ class WorkspaceRoute(APIRoute):
             except CodeRequired as exc:
                 page = redirect(f"{PREFIX}/mfa?next={quote(safe_next(exc.next_path))}")
             except NotFound:
+                await recover(request)
                 page = error_page(request, 404, "error_not_found")
             except KuraError as exc:
+                await recover(request)
                 page = render(request, "error.html", exc.status_code, message=exc.detail)
             except RequestValidationError:
                 page = error_page(request, 400, "error_bad_request")
             raise PageError(page)
 
         return workspace_handler
+
+
+async def recover(request: Request) -> None:
+    """After a refused write, undo it now so the error page can still read the signed-in
+    user (a failed flush leaves the session unusable, its objects expired)."""
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    auth: Authenticated | None = getattr(request.state, "auth", None)
+    if session is None or auth is None:
+        return
+    await session.rollback()
+    await session.refresh(auth.user)
+    await session.refresh(auth.organization)
 
 
 async def page_error_response(request: Request, exc: Exception) -> Response:
@@ -174,6 +190,7 @@ async def _any_session(request: Request, session: DbSession) -> Authenticated:
         raise LoginRequired from None
     request.state.user_id = auth.user.id
     request.state.auth = auth
+    request.state.db_session = session
     request.state.csrf_token = csrf_token(request, auth)
     return auth
 
@@ -226,3 +243,26 @@ async def _checked_form(request: Request, auth: AnySignedIn) -> FormData:
 
 
 CheckedForm = Annotated[FormData, Depends(_checked_form)]
+
+
+def form_fields(
+    form: FormData, names: tuple[str, ...], checkboxes: tuple[str, ...] = ()
+) -> dict[str, object]:
+    """A form's text fields (blank ones left out, as unset) and checkboxes (present = on)."""
+    values: dict[str, object] = {}
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            values[name] = value.strip()
+    for name in checkboxes:
+        values[name] = form.get(name) is not None
+    return values
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Each field's first validation message, to show next to it."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "form"
+        errors.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
+    return errors

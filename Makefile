@@ -87,7 +87,18 @@ $(TOOLS)/openapi-client/.installed: requirements/build.lock requirements/openapi
 	$(TOOLS)/openapi-client/bin/pip install $(PIP_FLAGS) --require-hashes -r requirements/openapi-client.lock
 	touch $@
 
-pytest: $(VENV)/.installed-dev $(TOOLS)/openapi-client/.installed
+# axe-core for the workspace's accessibility check in Chromium (tests/test_workspace_browser.py),
+# from its npm lockfile (integrity-checked). Without npm the test is skipped, saying why.
+$(TOOLS)/axe/.installed: requirements/axe/package.json requirements/axe/package-lock.json
+	@mkdir -p $(TOOLS)/axe
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "==> installing axe-core into $(TOOLS)/axe"; \
+		cp requirements/axe/package.json requirements/axe/package-lock.json $(TOOLS)/axe/ && \
+		npm ci --prefix $(TOOLS)/axe --ignore-scripts --no-audit --no-fund --loglevel=error && \
+		touch $@; \
+	else echo "note: npm not found: the workspace accessibility test will be skipped"; fi
+
+pytest: $(VENV)/.installed-dev $(TOOLS)/openapi-client/.installed $(TOOLS)/axe/.installed
 	sh scripts/install_test_deps.sh
 	$(BIN)/pytest
 

@@ -7,37 +7,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
-from playwright.sync_api import Response as PlaywrightResponse
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy.engine import URL
 
 from kura.db.urls import describe
 from tests.backup_support import create_from_template, drop
+from tests.browser_support import CHROMIUM_ARGS, REPO, find_chromium, watched_page
 from tests.operator_support import Operator
 from tests.server_support import kura, serving
 
-REPO = Path(__file__).parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "console"
 OPERATOR = ("ops@example.org", "operador-seguro-2026")
 OWNER = ("owner@example.org", "propietaria-segura-2026")
-# Chromium as root in a container, with nothing reaching for the (closed) network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -57,11 +44,7 @@ class Console:
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    if not CHROMIUM.exists():  # `make test` installs it first; a bare `pytest` tries here
-        subprocess.run(["sh", str(REPO / "scripts" / "install_test_deps.sh")], check=False)
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed (Debian package chromium; needs root and apt-get)")
-    return CHROMIUM
+    return find_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -116,26 +99,10 @@ def browser(chromium: Path) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
-    opened = context.new_page()
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            problems.append(message.text)
-
-    def on_response(response: PlaywrightResponse) -> None:
-        # Pages may answer 4xx on purpose (the 403 page); their scripts, styles and icons not.
-        if response.request.resource_type != "document" and response.status >= 400:
-            problems.append(f"{response.status} {response.url}")
-
-    opened.on("console", on_console)
-    opened.on("pageerror", lambda error: problems.append(str(error)))
-    opened.on("response", on_response)
-    yield opened
-    context.close()
-    # A CSP violation, a script error or a missing asset would show up here.
-    assert problems == [], problems
+    with watched_page(
+        browser, accept_downloads=True, viewport={"width": 1280, "height": 800}
+    ) as opened:
+        yield opened
 
 
 def shot(page: Page, name: str) -> None:

@@ -1,0 +1,232 @@
+"""The therapist workspace in a real browser (headless Chromium driven by Playwright) against
+`kura serve` with its worker: an invitation followed from the outbox, sign-in, a patient
+added, a session note written and signed, the crisis in it acknowledged from Today, the
+briefing played; the assistant's view; another practice's URL. Every page is checked with
+axe-core (no serious or critical violation) and screenshotted into test-artifacts/workspace/.
+
+Not walked here (no page yet): booking from an agenda, and an alert from a signed WhatsApp
+message (the webhook path is tested over HTTP in tests/test_monitoring_*.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy.engine import URL
+
+from kura.db.urls import describe
+from tests.backup_support import create_from_template, drop
+from tests.browser_support import CHROMIUM_ARGS, REPO, find_chromium, watched_page
+from tests.email_support import confirm_email_live, link_token, newest_mail_to
+from tests.server_support import serving
+
+ARTIFACTS = REPO / "test-artifacts" / "workspace"
+AXE = REPO / ".venv-tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+OWNER = ("duena@example.org", "propietaria-segura-2026", "Lucía Terapeuta")
+CRISIS = "Refiere que ya no quiere vivir y que ha pensado cómo hacerlo."
+pytestmark = pytest.mark.timeout(300)
+
+
+@dataclass
+class Practice:
+    base: str
+    data_dir: Path
+    owner_token: str
+
+    def post(self, path: str, body: dict[str, str]) -> httpx.Response:
+        """The owner's API call."""
+        headers = {"Authorization": f"Bearer {self.owner_token}"}
+        return httpx.post(f"{self.base}{path}", headers=headers, json=body, timeout=30)
+
+    def mail_link(self, address: str, page: str) -> str:
+        """The newest emailed link to `page` for `address` (the worker sends it)."""
+        for _ in range(150):
+            message = newest_mail_to(self.data_dir / "outbox" / "email", address)
+            if message is not None:
+                return f"{self.base}/app/{page}?token={link_token(message, page)}"
+            time.sleep(0.2)
+        raise AssertionError(f"no mail to {address}")
+
+    def invite(self, email: str, name: str, role: str) -> str:
+        added = self.post("/api/v1/staff", {"email": email, "full_name": name, "role": role})
+        assert added.status_code == 201, added.text
+        return self.mail_link(email, "accept-invite")
+
+
+def register(base: str, data_dir: Path, email: str, password: str, name: str, org: str) -> str:
+    registered = httpx.post(
+        f"{base}/api/v1/auth/register",
+        json={"email": email, "password": password, "full_name": name, "org_name": org},
+        timeout=30,
+    )
+    assert registered.status_code == 201, registered.text
+    confirm_email_live(base, data_dir, email)
+    return str(registered.json()["access_token"])
+
+
+@pytest.fixture(scope="module")
+def practice(
+    db_url: URL, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Practice]:
+    url = create_from_template(db_url, "kura_workspace_e2e", template_db)
+    data = tmp_path_factory.mktemp("workspace") / "kura"
+    env = {"DATABASE_URL": describe(url, show_password=True), "PUBLIC_BASE_URL": "__BASE__"}
+    try:
+        with serving(data, strict=True, **env) as base:
+            token = register(base, data, *OWNER, "Consulta Lucía")
+            yield Practice(base, data, token)
+    finally:
+        drop(url)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = find_chromium()
+    if not AXE.exists():
+        pytest.skip(f"axe-core is not installed ({AXE}): `make pytest` installs it with npm")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with watched_page(browser, viewport={"width": 1280, "height": 800}, locale="es-ES") as opened:
+        yield opened
+
+
+def check(page: Page, name: str) -> None:
+    """No serious or critical accessibility violation (axe-core, WCAG 2 A/AA), then a shot."""
+    page.evaluate(AXE.read_text() + "\n;0")  # DevTools evaluation: not subject to the CSP
+    found = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']}))
+            .violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"""
+    )
+    assert found == [], f"{name}: {found}"
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def accept_invitation(page: Page, link: str, password: str) -> None:
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Aceptar la invitación")).to_be_visible()
+    page.get_by_label("Contraseña nueva").fill(password)
+    page.get_by_label("Repite la contraseña").fill(password)
+    page.get_by_role("button", name="Aceptar y guardar").click()
+    expect(page.get_by_role("status")).to_contain_text("Contraseña guardada")
+
+
+def sign_in(page: Page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/app")
+    page.get_by_label("Correo").fill(email)
+    page.get_by_label("Contraseña").fill(password)
+    page.get_by_role("button", name="Entrar").click()
+
+
+def test_a_therapists_day_from_the_browser(practice: Practice, page: Page) -> None:
+    base, password = practice.base, "bosque-azul-tranquilo-26"
+    link = practice.invite("terapeuta@example.org", "Marta Terapeuta", "THERAPIST")
+    page.goto(link)
+    check(page, "01-accept-invitation")
+    accept_invitation(page, link, password)
+    check(page, "02-sign-in")
+    sign_in(page, base, "terapeuta@example.org", password)
+    expect(page.get_by_role("heading", name="Hola, Marta Terapeuta")).to_be_visible()
+    page.keyboard.press("Tab")  # keyboard users reach the skip link first
+    expect(page.get_by_role("link", name="Saltar al contenido")).to_be_focused()
+    check(page, "03-today")
+
+    page.get_by_role("navigation").get_by_role("link", name="Pacientes").click()
+    page.get_by_role("link", name="Añadir paciente").click()
+    page.get_by_label("Nombre completo").fill("Nuria Gómez")
+    page.get_by_label("Móvil").fill("12")
+    page.get_by_label("Correo electrónico").fill("nuria@example.org")
+    page.get_by_role("button", name="Guardar").click()
+    expect(page.locator("#phone-error")).to_be_visible()  # refused beside its field
+    check(page, "04-patient-form-error")
+    page.get_by_label("Móvil").fill("+34 622 000 111")
+    page.get_by_role("button", name="Guardar").click()
+    expect(page.get_by_role("heading", name="Nuria Gómez")).to_be_visible()
+
+    page.get_by_label("Nota nueva").fill(CRISIS)
+    page.get_by_role("button", name="Guardar el borrador").click()
+    expect(page.get_by_text(CRISIS)).to_be_visible()
+    page.get_by_role("button", name="Firmar").click()
+    expect(page.locator(".meta").filter(has_text="Firmada")).to_be_visible()
+    check(page, "05-chart")
+
+    page.get_by_role("navigation").get_by_role("link", name="Pacientes").click()
+    page.get_by_label("Buscar").fill("gomez")  # no accent typed
+    page.get_by_role("button", name="Buscar").click()
+    expect(page.get_by_role("link", name="Nuria Gómez")).to_be_visible()
+    check(page, "06-patients")
+
+    page.get_by_role("navigation").get_by_role("link", name="Hoy").click()
+    card = page.locator(".card.risk").filter(has_text="Nuria Gómez")
+    expect(card).to_be_visible()  # AletheIA flagged the session note for a human
+    check(page, "07-today-alert")
+    card.get_by_role("button", name="La he visto").click()
+    expect(page.get_by_text("No hay alertas de riesgo abiertas.")).to_be_visible()
+
+    page.get_by_role("button", name="Preparar mi resumen").click()
+    audio = page.locator("audio")
+    expect(audio).to_be_visible()
+    duration = audio.evaluate(
+        """a => new Promise((ok, fail) => {
+            if (a.readyState >= 1) return ok(a.duration);
+            a.addEventListener('loadedmetadata', () => ok(a.duration));
+            a.addEventListener('error', () => fail(String(a.error && a.error.code)));
+            a.load();
+        })"""
+    )
+    assert duration > 1  # the browser decoded the MP3 (seconds of speech)
+    check(page, "08-today-briefing")
+
+    page.get_by_role("link", name="EN", exact=True).click()
+    expect(page.get_by_role("heading", name="Hello, Marta Terapeuta")).to_be_visible()
+    page.set_viewport_size({"width": 390, "height": 844})
+    check(page, "09-today-phone-en")
+
+
+def test_an_assistant_sees_contacts_but_no_clinical_content(practice: Practice, page: Page) -> None:
+    made = practice.post("/api/v1/patients", {"full_name": "Pedro Alonso"})
+    assert made.status_code == 201, made.text
+    password = "montana-verde-clara-31"
+    accept_invitation(
+        page, practice.invite("asistente@example.org", "Ana Asistente", "ASSISTANT"), password
+    )
+    sign_in(page, practice.base, "asistente@example.org", password)
+    expect(page.get_by_role("heading", name="Hola, Ana Asistente")).to_be_visible()
+    expect(page.get_by_role("navigation").get_by_role("link", name="Alertas")).to_have_count(0)
+    page.get_by_role("navigation").get_by_role("link", name="Pacientes").click()
+    page.get_by_role("link", name="Pedro Alonso").click()
+    expect(page.get_by_role("heading", name="Pedro Alonso")).to_be_visible()
+    expect(page.get_by_text("Notas clínicas")).to_have_count(0)
+    check(page, "10-assistant-chart")
+    page.goto(f"{practice.base}/app/alerts")
+    expect(page.get_by_text("Solo terapeutas y titulares")).to_be_visible()
+
+
+def test_another_practices_patient_url_is_not_found(practice: Practice, page: Page) -> None:
+    made = practice.post("/api/v1/patients", {"full_name": "Irene Campos"})
+    chart = f"{practice.base}/app/patients/{made.json()['id']}"
+    register(
+        practice.base,
+        practice.data_dir,
+        "otra@example.org",
+        "rio-sereno-profundo-44",
+        "Otra",
+        "Otra Consulta",
+    )
+    sign_in(page, practice.base, "otra@example.org", "rio-sereno-profundo-44")
+    response = page.goto(chart)
+    assert response is not None and response.status == 404
+    expect(page.get_by_text("Irene Campos")).to_have_count(0)
+    check(page, "11-not-found")

@@ -1,17 +1,18 @@
 """The therapist workspace in a real browser (headless Chromium driven by Playwright) against
 `kura serve` with its worker: an invitation followed from the outbox, sign-in, a patient
-added, a session note written and signed, the crisis in it acknowledged from Today, the
+added and booked, a session note written and signed, the crisis in it acknowledged from Today, the
 briefing played; the assistant's view; another practice's URL. Every page is checked with
 axe-core (no serious or critical violation) and screenshotted into test-artifacts/workspace/.
 
-Not walked here (no page yet): booking from an agenda, and an alert from a signed WhatsApp
-message (the webhook path is tested over HTTP in tests/test_monitoring_*.py)."""
+Not walked here: an alert from a signed WhatsApp message (the webhook path is tested over
+HTTP in tests/test_monitoring_*.py)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,8 @@ from tests.server_support import serving
 ARTIFACTS = REPO / "test-artifacts" / "workspace"
 AXE = REPO / ".venv-tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 OWNER = ("duena@example.org", "propietaria-segura-2026", "Lucía Terapeuta")
+SLOT = "10:00\N{EN DASH}10:50"
+BOOKING_DAY = date.today() + timedelta(days=8)  # a day ahead, whatever today is
 CRISIS = "Refiere que ya no quiere vivir y que ha pensado cómo hacerlo."
 pytestmark = pytest.mark.timeout(300)
 
@@ -38,7 +41,7 @@ class Practice:
     data_dir: Path
     owner_token: str
 
-    def post(self, path: str, body: dict[str, str]) -> httpx.Response:
+    def post(self, path: str, body: dict[str, object]) -> httpx.Response:
         """The owner's API call."""
         headers = {"Authorization": f"Bearer {self.owner_token}"}
         return httpx.post(f"{self.base}{path}", headers=headers, json=body, timeout=30)
@@ -79,7 +82,10 @@ def practice(
     try:
         with serving(data, strict=True, **env) as base:
             token = register(base, data, *OWNER, "Consulta Lucía")
-            yield Practice(base, data, token)
+            practice = Practice(base, data, token)
+            service = {"name": "Sesión individual", "duration_minutes": 50, "price_cents": 0}
+            assert practice.post("/api/v1/services", service).status_code == 201
+            yield practice
     finally:
         drop(url)
 
@@ -155,12 +161,24 @@ def test_a_therapists_day_from_the_browser(practice: Practice, page: Page) -> No
     page.get_by_role("button", name="Guardar").click()
     expect(page.get_by_role("heading", name="Nuria Gómez")).to_be_visible()
 
+    page.get_by_label("Fecha").fill(BOOKING_DAY.isoformat())
+    page.get_by_label("Hora").fill("10:00")
+    page.get_by_role("button", name="Reservar", exact=True).click()
+    expect(page.get_by_role("heading", name="Reserva")).to_be_visible()
+    expect(page.get_by_text(f"{BOOKING_DAY.isoformat()} 10:00")).to_be_visible()
+    check(page, "05a-booking")
+    page.get_by_role("link", name="Volver a esa semana").click()
+    expect(page.get_by_role("link", name=SLOT)).to_be_visible()
+    check(page, "05b-agenda")
+    page.get_by_role("link", name=SLOT).click()
+    page.get_by_role("link", name="Nuria Gómez").click()
+
     page.get_by_label("Nota nueva").fill(CRISIS)
     page.get_by_role("button", name="Guardar el borrador").click()
     expect(page.get_by_text(CRISIS)).to_be_visible()
     page.get_by_role("button", name="Firmar").click()
     expect(page.locator(".meta").filter(has_text="Firmada")).to_be_visible()
-    check(page, "05-chart")
+    check(page, "05c-chart")
 
     page.get_by_role("navigation").get_by_role("link", name="Pacientes").click()
     page.get_by_label("Buscar").fill("gomez")  # no accent typed

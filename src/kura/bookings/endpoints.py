@@ -9,10 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from kura.audit.service import AuditAction, record
+from kura.audit.service import AuditAction
 from kura.auth.dependencies import ClinicalStaff, CurrentAuth
 from kura.auth.sessions import Authenticated
 from kura.bookings import service as bookings
+from kura.bookings.audit import audit_booking
 from kura.bookings.models import Booking, Service
 from kura.bookings.schemas import (
     BookingCreate,
@@ -50,16 +51,7 @@ async def _audit(
     booking: Booking,
     **details: object,
 ) -> None:
-    await record(
-        session,
-        action,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="booking",
-        target_id=booking.id,
-        ip=client_ip(request),
-        details={"patient_id": str(booking.patient_id), "status": booking.status.value, **details},
-    )
+    await audit_booking(session, auth, action, booking, ip=client_ip(request), **details)
 
 
 @router.get("/services", response_model=ServicePage)

@@ -27,6 +27,7 @@ from kura.workspace.web import HERE, PREFIX, WORKSPACE_POLICY, PageError, page_e
 
 
 def install_workspace(app: FastAPI) -> None:
+    from kura.workspace.agenda_pages import router as agenda
     from kura.workspace.alert_pages import router as alert_pages
     from kura.workspace.billing_pages import router as billing
     from kura.workspace.note_pages import router as note_pages
@@ -34,7 +35,8 @@ def install_workspace(app: FastAPI) -> None:
     from kura.workspace.session_pages import router as sessions
     from kura.workspace.today_pages import router as today
 
-    for router in (sessions, today, alert_pages, billing, patient_pages, note_pages):
+    routers = (sessions, today, alert_pages, agenda, patient_pages, note_pages, billing)
+    for router in routers:
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="workspace-static")
     app.add_exception_handler(PageError, page_error_response)

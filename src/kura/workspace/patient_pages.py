@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from kura.audit.service import AuditAction
 from kura.auth.sessions import Authenticated
+from kura.bookings import service as bookings
 from kura.bookings.models import Booking, BookingStatus, Service
-from kura.briefings.content import practice_zone
+from kura.briefings.content import local_today, practice_zone
 from kura.clinical import repository as notes
 from kura.clinical.audit import audit_note
 from kura.clinical.models import ClinicalNote
@@ -28,6 +29,7 @@ from kura.patients.repository import get_readable
 from kura.patients.schemas import PatientCreate, PatientUpdate
 from kura.request_info import client_ip
 from kura.users.models import CLINICAL_ROLES, Role
+from kura.workspace.agenda_pages import clinicians
 from kura.workspace.web import (
     PREFIX,
     CheckedForm,
@@ -169,6 +171,15 @@ async def render_chart(
         patient=patient,
         notes=chart_notes,
         upcoming=await _upcoming(session, auth, patient),
+        services=list(
+            await session.scalars(
+                bookings.readable_services(auth)
+                .where(Service.active.is_(True))
+                .order_by(Service.name, Service.id)
+            )
+        ),
+        clinicians=await clinicians(session, auth),
+        today=local_today(auth.organization.timezone, utcnow()),
         zone=practice_zone(auth.organization.timezone),
         draft=draft or {},
         errors=errors or {},

@@ -8,6 +8,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from tests.deploy_support import SECRETS, Call, Project, flag, gcloud, run
 
 RUNTIME = "serviceAccount:kura-run@kura-os.iam.gserviceaccount.com"
@@ -139,6 +141,7 @@ def _converged(project: Project, reference: Project) -> None:
     assert f"kura_app:{password}@" in project.secrets["DATABASE_URL"][0]
 
 
+@pytest.mark.timeout(400)  # ~30 runs of the script; 120 s was hit on a busy 2-core machine
 def test_setup_interrupted_at_any_step_converges_on_rerun(tmp_path: Path) -> None:
     """The connection drops at one call (before the request reached Google, or after Google
     applied it and the answer was lost); the script stops non-zero (or checks and carries on);

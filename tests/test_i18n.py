@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from kura.i18n import LANGUAGES, catalogue, language, text
+from kura.i18n import LANGUAGES, PATIENT_AREAS, PATIENT_LANGUAGES, catalogue, language, text
 
 
 def _fields(value: str | dict[str, str]) -> dict[str, set[str]]:
@@ -42,3 +42,19 @@ def test_a_counted_text_needs_its_count() -> None:
         pytest.skip("no counted text in the catalogue yet")
     with pytest.raises(TypeError):
         text("es", counted[0])
+
+
+def test_every_patient_language_has_every_text_patients_read() -> None:
+    for area in PATIENT_AREAS:
+        reference = {k: v for k, v in catalogue("es").items() if k.startswith(f"{area}.")}
+        assert reference, area
+        for lang in PATIENT_LANGUAGES:
+            texts = {k: v for k, v in catalogue(lang).items() if k.startswith(f"{area}.")}
+            assert set(texts) == set(reference), (lang, area)
+            for key, value in texts.items():
+                assert _fields(value) == _fields(reference[key]), (lang, key)
+
+
+def test_a_patient_language_answers_only_in_patient_areas() -> None:
+    assert "teva vida" in text("ca", "replies.lines", emergency="112")
+    assert text("ca", "app.sign_in") == text("es", "app.sign_in")  # the UI falls back

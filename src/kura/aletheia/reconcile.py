@@ -8,19 +8,13 @@ from collections.abc import Iterable
 from kura.aletheia.analyzer import AnalysisResult
 from kura.aletheia.taxonomy import ALERTING_FLAGS, Flag, to_flag
 from kura.aletheia.text import fold
+from kura.i18n import PATIENT_LANGUAGES, text
 
 _CALM_WORDS = (
     "estable", "stable", "positiv", "sin accion", "no action", "ninguna accion", "nothing to do",
     "no requiere", "no se requiere", "no hace falta", "fine", "bien", "tranquil", "calm",
     "sin riesgo", "no risk", "ninguna senal", "no signals", "none",
 )  # fmt: skip
-_AT_RISK_STATE = {"es": "En riesgo", "en": "At risk", "ca": "En risc"}
-_AT_RISK_SUGGESTION = {
-    "es": "Contactar con el paciente hoy y revisar la alerta de riesgo.",
-    "en": "Contact the patient today and review the risk alert.",
-    "ca": "Contactar amb el pacient avui i revisar l'alerta de risc.",
-}
-_SIGNALS = {"es": "Señales de riesgo", "en": "Risk signals", "ca": "Senyals de risc"}
 
 
 def closed_flags(names: Iterable[str]) -> list[str]:
@@ -28,8 +22,8 @@ def closed_flags(names: Iterable[str]) -> list[str]:
     return sorted({to_flag(name).value for name in names})
 
 
-def _calm(text: str) -> bool:
-    folded = fold(text)
+def _calm(words: str) -> bool:
+    folded = fold(words)
     return any(word in folded for word in _CALM_WORDS)
 
 
@@ -41,16 +35,17 @@ def reconcile(
     alerting = [f for f in flags if Flag(f) in ALERTING_FLAGS]
     if not alerting:
         return result.model_copy(update={"risk_flags": flags})
-    lang = language if language in _AT_RISK_STATE else "es"
+    lang = language if language in PATIENT_LANGUAGES else "es"
     state = result.emotional_state
     if _calm(state) or not state.strip():
-        state = _AT_RISK_STATE[lang]
+        state = text(lang, "analysis.at_risk_state")
     suggestion = result.suggestion
     if _calm(suggestion) or not suggestion.strip():
-        suggestion = _AT_RISK_SUGGESTION[lang]
+        suggestion = text(lang, "analysis.at_risk_suggestion")
     summary = result.summary
     if not all(f in summary for f in alerting):
-        summary = f"{summary.rstrip()} {_SIGNALS[lang]}: {', '.join(alerting)}.".strip()[:2000]
+        signals = text(lang, "analysis.signals")
+        summary = f"{summary.rstrip()} {signals}: {', '.join(alerting)}.".strip()[:2000]
     return result.model_copy(
         update={
             "risk_flags": flags,

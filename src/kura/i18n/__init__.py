@@ -15,6 +15,11 @@ from typing import Any
 
 LANGUAGES = ("es", "en")
 DEFAULT_LANGUAGE = "es"
+# What is written in the patient's own language (the bot's replies, a day's analysis of their
+# messages) may also be Catalan: those areas exist in full in every patient language
+# (tests/test_i18n.py); the other areas fall back to LANGUAGES.
+PATIENT_LANGUAGES = (*LANGUAGES, "ca")
+PATIENT_AREAS = ("replies", "analysis")
 
 
 def language(tag: str | None) -> str:
@@ -39,7 +44,9 @@ def catalogue(lang: str) -> dict[str, str | dict[str, str]]:
 
 def text(lang: str, key: str, /, count: int | None = None, **params: Any) -> str:
     """The text `key` in `lang`, placeholders filled; `count` picks one/other and is `{count}`."""
-    value = catalogue(language(lang))[key]
+    primary = (lang or "").replace("_", "-").split("-")[0].strip().lower()
+    patient_text = primary in PATIENT_LANGUAGES and key.split(".", 1)[0] in PATIENT_AREAS
+    value = catalogue(primary if patient_text else language(lang))[key]
     if isinstance(value, dict):
         if count is None:
             raise TypeError(f"{key} depends on a count")

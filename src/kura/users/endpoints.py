@@ -8,17 +8,14 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from kura.audit.service import AuditAction, record
-from kura.auth import throttle
 from kura.auth.dependencies import CurrentAuth, Owner, SuperAdmin
-from kura.auth.models import TokenPurpose
-from kura.auth.service import require_verified_email, send_password_link_for
-from kura.auth.sessions import revoke_all_sessions, utcnow
+from kura.auth.sessions import utcnow
 from kura.db.session import DbSession
 from kura.errors import BadRequest, NotFound
 from kura.pagination import Pagination, paginate
 from kura.request_info import client_ip
-from kura.users import service
-from kura.users.models import Role, User
+from kura.users import service, team
+from kura.users.models import User
 from kura.users.schemas import StaffCreate, StaffUpdate, SuperuserUpdate, UserPage, UserRead
 
 router = APIRouter()  # one tag per route: "staff" or "admin"
@@ -44,35 +41,8 @@ async def list_staff(auth: CurrentAuth, session: DbSession, pages: Pagination) -
 )
 async def add_staff(body: StaffCreate, auth: Owner, request: Request, session: DbSession) -> User:
     """Add a team member; they receive an email naming you and your practice (link valid 72 h)."""
-    require_verified_email(auth.user)
-    now, ip = utcnow(), client_ip(request)
-    # Counted before the outcome is known: a refused email (409) costs an attempt too, so the
-    # endpoint cannot be used to probe which addresses have accounts.
-    await throttle.spend(session, throttle.INVITE_ORG, str(auth.organization.id), now=now)
-    if ip:
-        await throttle.spend(session, throttle.INVITE_IP, ip, now=now)
-    await session.commit()
-    user = await service.add_staff(
-        session,
-        organization=auth.organization,
-        email=body.email,
-        full_name=body.full_name,
-        role=body.role,
-    )
-    await send_password_link_for(
-        session, request.app.state.settings, user, TokenPurpose.INVITE, created_by=auth.user
-    )
-    await record(
-        session,
-        AuditAction.STAFF_ADDED,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="user",
-        target_id=user.id,
-        ip=ip,
-        details={"role": user.role.value},
-    )
-    return user
+    settings = request.app.state.settings
+    return await team.invite(session, settings, auth, body, ip=client_ip(request))
 
 
 @router.patch(
@@ -86,27 +56,7 @@ async def update_staff(
 ) -> User:
     """Change a team member's role or (de)activate them; deactivation ends their sessions."""
     user = await service.get_staff(session, auth.user.organization_id, user_id)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    demoting = "role" in changes and changes["role"] != Role.OWNER
-    deactivating = changes.get("is_active") is False
-    if user.role == Role.OWNER and (demoting or deactivating):
-        await service.ensure_an_owner_remains(session, user)
-    if deactivating and user.is_active:
-        await revoke_all_sessions(session, user)
-    for field, value in changes.items():
-        setattr(user, field, value)
-    await session.flush()
-    await record(
-        session,
-        AuditAction.STAFF_UPDATED,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="user",
-        target_id=user.id,
-        ip=client_ip(request),
-        details={key: str(value) for key, value in changes.items()},
-    )
-    return user
+    return await team.change(session, auth, user, body, ip=client_ip(request))
 
 
 @router.patch(

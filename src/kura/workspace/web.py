@@ -47,6 +47,16 @@ WORKSPACE_POLICY = CONTENT_SECURITY_POLICY.replace(
 )
 
 
+# The signed-in caller of this request, kept in the ASGI scope (request.state may be shared
+# with the app's lifespan state).
+_AUTH, _DB, _CSRF = "kura.workspace.auth", "kura.workspace.db", "kura.workspace.csrf"
+
+
+def signed_in(request: Request) -> Authenticated | None:
+    auth: Authenticated | None = request.scope.get(_AUTH)
+    return auth
+
+
 class LoginRequired(Exception):
     """No valid session: sent to the sign-in form."""
 
@@ -71,7 +81,7 @@ def page_language(request: Request) -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    auth: Authenticated | None = getattr(request.state, "auth", None)
+    auth = signed_in(request)
     if auth is not None:
         return language(auth.user.locale or auth.organization.locale)
     return language(None)
@@ -96,11 +106,11 @@ def _templates() -> Jinja2Templates:
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page of templates/: `lang`, `t`, `auth`, `csrf_token` and `page` are always there."""
-    auth: Authenticated | None = getattr(request.state, "auth", None)
+    auth = signed_in(request)
     context.setdefault("status_code", status_code)
     context.setdefault("lang", page_language(request))
     context.setdefault("auth", auth)
-    context.setdefault("csrf_token", getattr(request.state, "csrf_token", None))
+    context.setdefault("csrf_token", request.scope.get(_CSRF))
     context.setdefault("clinical", auth is not None and auth.user.role in CLINICAL_ROLES)
     context.setdefault("here", request.url.path)
     response = _templates().TemplateResponse(
@@ -160,8 +170,8 @@ class WorkspaceRoute(APIRoute):
 async def recover(request: Request) -> None:
     """After a refused write, undo it now so the error page can still read the signed-in
     user (a failed flush leaves the session unusable, its objects expired)."""
-    session: AsyncSession | None = getattr(request.state, "db_session", None)
-    auth: Authenticated | None = getattr(request.state, "auth", None)
+    session: AsyncSession | None = request.scope.get(_DB)
+    auth = signed_in(request)
     if session is None or auth is None:
         return
     await session.rollback()
@@ -189,9 +199,9 @@ async def _any_session(request: Request, session: DbSession) -> Authenticated:
     except InvalidToken:
         raise LoginRequired from None
     request.state.user_id = auth.user.id
-    request.state.auth = auth
-    request.state.db_session = session
-    request.state.csrf_token = csrf_token(request, auth)
+    request.scope[_AUTH] = auth
+    request.scope[_DB] = session
+    request.scope[_CSRF] = csrf_token(request, auth)
     return auth
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.service import AuditAction, record
@@ -27,4 +29,25 @@ async def audit_note(
         target_id=note.id,
         ip=ip,
         details={"patient_id": str(note.patient_id), **details},
+    )
+
+
+async def audit_notes_shown(
+    session: AsyncSession,
+    auth: Authenticated,
+    patient_id: uuid.UUID,
+    notes: list[ClinicalNote],
+    *,
+    ip: str | None,
+) -> None:
+    """One row for a page of a patient's notes: which ones were shown."""
+    await record(
+        session,
+        AuditAction.NOTE_VIEWED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="patient",
+        target_id=patient_id,
+        ip=ip,
+        details={"patient_id": str(patient_id), "notes": [str(n.id) for n in notes]},
     )

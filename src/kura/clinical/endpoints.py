@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from kura.audit.service import AuditAction, record
+from kura.audit.service import AuditAction
 from kura.auth.dependencies import ClinicalStaff
 from kura.auth.sessions import Authenticated
 from kura.clinical import repository, service
-from kura.clinical.audit import audit_note
+from kura.clinical.audit import audit_note, audit_notes_shown
 from kura.clinical.models import ClinicalNote
 from kura.clinical.schemas import (
     AddendumCreate,
@@ -71,16 +71,7 @@ async def list_notes(
         statement = statement.where(ClinicalNote.deleted_at.is_not(None))
     statement = statement.order_by(ClinicalNote.created_at.desc(), ClinicalNote.id)
     rows, total = await paginate(session, statement, pages)
-    await record(
-        session,
-        AuditAction.NOTE_VIEWED,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="patient",
-        target_id=patient.id,
-        ip=client_ip(request),
-        details={"patient_id": str(patient.id), "notes": [str(n.id) for n in rows]},
-    )
+    await audit_notes_shown(session, auth, patient.id, list(rows), ip=client_ip(request))
     return NotePage.of(rows, total, pages)
 
 

@@ -12,13 +12,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from kura.audit.service import AuditAction
 from kura.auth.sessions import Authenticated
 from kura.bookings import service as bookings
 from kura.bookings.models import Booking, BookingStatus, Service
 from kura.briefings.content import local_today, practice_zone
 from kura.clinical import repository as notes
-from kura.clinical.audit import audit_note
+from kura.clinical.audit import audit_notes_shown
 from kura.clinical.models import ClinicalNote
 from kura.db.base import utcnow
 from kura.db.session import DbSession
@@ -161,8 +160,7 @@ async def render_chart(
     chart_notes = None
     if auth.user.role in CLINICAL_ROLES:
         chart_notes = await _notes(session, auth, patient)
-        for note in chart_notes:
-            await audit_note(session, auth, AuditAction.NOTE_VIEWED, note, ip=ip)
+        await audit_notes_shown(session, auth, patient.id, chart_notes, ip=ip)
     return render(
         request,
         "patient.html",

@@ -11,6 +11,7 @@ from bench import (
     logins,
     monitoring,
     scale,
+    workspace,
 )
 
 coldstart.main(
@@ -23,4 +24,5 @@ coldstart.main(
     + briefing.measure()
     + scale.measure()
     + exports.measure()
+    + workspace.measure()
 )

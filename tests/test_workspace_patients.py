@@ -5,13 +5,16 @@ note reaching Today; what an assistant and another practice cannot do."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kura.audit.models import AuditEvent
+from kura.clinical.models import ClinicalNote
 from kura.config import Settings
+from kura.db.base import utcnow
 from kura.patients.models import Patient
 from kura.users.models import Role
 from tests.factories import Member, make_owner, make_patient, make_staff
@@ -184,3 +187,32 @@ async def test_another_practices_patient_and_note_are_not_found(
         assert answer.status_code == 404, path
     listed = await client.get("/app/patients", params={"q": "Elena"})
     assert "Elena Mora" not in listed.text
+
+
+async def test_a_long_chart_shows_its_notes_a_page_at_a_time(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    patient = await make_patient(session, owner.organization, full_name="Rosa Llull")
+    for n in range(25):
+        session.add(
+            ClinicalNote(
+                organization_id=owner.organization.id,
+                patient_id=patient.id,
+                content=f"Nota número {n:02d}.",
+                created_at=utcnow() - timedelta(days=n),
+            )
+        )
+    await session.commit()
+    await sign_in(client, owner.user.email)
+    first = await client.get(f"/app/patients/{patient.id}")
+    assert "Nota número 00." in first.text and "Nota número 19." in first.text
+    assert "Nota número 20." not in first.text and "Notas anteriores" in first.text
+    second = await client.get(f"/app/patients/{patient.id}", params={"notes_page": 2})
+    assert "Nota número 24." in second.text and "Nota número 19." not in second.text
+    assert "Notas más recientes" in second.text and "Notas anteriores" not in second.text
+    shown = await session.scalars(
+        select(AuditEvent.details).where(
+            AuditEvent.actor_id == owner.user.id, AuditEvent.action == "note.viewed"
+        )
+    )
+    assert sorted(len(d["notes"]) for d in shown) == [5, 20]  # each page audits what it showed

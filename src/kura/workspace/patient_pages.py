@@ -44,7 +44,7 @@ from kura.workspace.web import (
 
 router = APIRouter(prefix=PREFIX, route_class=WorkspaceRoute, include_in_schema=False)
 PAGE_SIZE = 25
-CHART_NOTES = 50  # newest first; the API pages through the rest
+CHART_NOTES = 20  # a page of notes, newest first; older ones on the next pages
 FIELDS = ("full_name", "email", "phone", "language")
 
 
@@ -136,12 +136,16 @@ async def edit_patient(
 
 @router.get("/patients/{patient_id}")
 async def chart(
-    patient_id: uuid.UUID, request: Request, auth: Staff, session: DbSession
+    patient_id: uuid.UUID,
+    request: Request,
+    auth: Staff,
+    session: DbSession,
+    notes_page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    """The chart: details and upcoming sessions; the notes for clinicians."""
+    """The chart: details and upcoming sessions; the notes for clinicians, a page at a time."""
     owner = auth.user.role == Role.OWNER
     patient = await get_readable(session, auth, patient_id, include_restricted=owner)
-    return await render_chart(request, auth, session, patient)
+    return await render_chart(request, auth, session, patient, notes_page=notes_page)
 
 
 async def render_chart(
@@ -153,21 +157,24 @@ async def render_chart(
     status_code: int = 200,
     draft: dict[str, object] | None = None,
     errors: dict[str, str] | None = None,
+    notes_page: int = 1,
 ) -> HTMLResponse:
     """The chart page (again with the note form's values and errors after a refused note)."""
     ip = client_ip(request)
     await service.audit_view(session, auth, patient, ip=ip)
     chart_notes = None
     if auth.user.role in CLINICAL_ROLES:
-        chart_notes = await _notes(session, auth, patient)
-        await audit_notes_shown(session, auth, patient.id, chart_notes, ip=ip)
+        chart_notes = await _notes(session, auth, patient, notes_page)
+        await audit_notes_shown(session, auth, patient.id, chart_notes[:CHART_NOTES], ip=ip)
     return render(
         request,
         "patient.html",
         status_code,
         page="patients",
         patient=patient,
-        notes=chart_notes,
+        notes=chart_notes[:CHART_NOTES] if chart_notes is not None else None,
+        notes_page=notes_page,
+        older_notes=chart_notes is not None and len(chart_notes) > CHART_NOTES,
         upcoming=await _upcoming(session, auth, patient),
         services=list(
             await session.scalars(
@@ -184,12 +191,16 @@ async def render_chart(
     )
 
 
-async def _notes(session: DbSession, auth: Authenticated, patient: Patient) -> list[ClinicalNote]:
+async def _notes(
+    session: DbSession, auth: Authenticated, patient: Patient, page: int
+) -> list[ClinicalNote]:
+    """A page of notes, plus one more to tell whether an older page exists."""
     statement = (
         notes.readable(auth)
         .where(ClinicalNote.patient_id == patient.id)
         .order_by(ClinicalNote.created_at.desc(), ClinicalNote.id)
-        .limit(CHART_NOTES)
+        .limit(CHART_NOTES + 1)
+        .offset((page - 1) * CHART_NOTES)
     )
     return list(await session.scalars(statement))
 

@@ -30,6 +30,7 @@ def install_workspace(app: FastAPI) -> None:
     from kura.workspace.agenda_pages import router as agenda
     from kura.workspace.alert_pages import router as alert_pages
     from kura.workspace.billing_pages import router as billing
+    from kura.workspace.monitoring_pages import router as monitoring
     from kura.workspace.note_pages import router as note_pages
     from kura.workspace.patient_pages import router as patient_pages
     from kura.workspace.session_pages import router as sessions
@@ -37,7 +38,7 @@ def install_workspace(app: FastAPI) -> None:
     from kura.workspace.today_pages import router as today
 
     pages = [sessions, today, alert_pages, agenda, patient_pages, note_pages, settings_pages]
-    for router in [*pages, billing]:
+    for router in [*pages, monitoring, billing]:
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="workspace-static")
     app.add_exception_handler(PageError, page_error_response)

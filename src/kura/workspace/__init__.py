@@ -27,6 +27,7 @@ from kura.workspace.web import HERE, PREFIX, WORKSPACE_POLICY, PageError, page_e
 
 
 def install_workspace(app: FastAPI) -> None:
+    from kura.workspace.account_pages import router as account
     from kura.workspace.agenda_pages import router as agenda
     from kura.workspace.alert_pages import router as alert_pages
     from kura.workspace.billing_pages import router as billing
@@ -38,7 +39,7 @@ def install_workspace(app: FastAPI) -> None:
     from kura.workspace.today_pages import router as today
 
     pages = [sessions, today, alert_pages, agenda, patient_pages, note_pages, settings_pages]
-    for router in [*pages, monitoring, billing]:
+    for router in [*pages, monitoring, billing, account]:
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="workspace-static")
     app.add_exception_handler(PageError, page_error_response)

@@ -214,7 +214,7 @@ async def _staff(request: Request, auth: AnySignedIn) -> Authenticated:
     if auth.mfa_pending:
         raise CodeRequired(here)
     if auth.organization.mfa_required and auth.mfa_verified_at is None:
-        raise Forbidden(text(page_language(request), "app.error_practice_mfa"))
+        raise PageError(redirect(f"{PREFIX}/account?mfa=required"))  # where it is set up
     return auth
 
 

@@ -7,30 +7,26 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from kura.audit.service import AuditAction, record
 from kura.auth.dependencies import CurrentAuth, Owner
-from kura.auth.sessions import Authenticated
+from kura.bookings import availability
 from kura.bookings.availability_schemas import (
     AvailabilityRead,
     BookingPageRead,
     BookingPageUpdate,
     ExceptionCreate,
     ExceptionRead,
-    WeeklyHoursRead,
     WeeklyHoursUpdate,
 )
 from kura.bookings.links import public_base
-from kura.bookings.models import AvailabilityException, ExceptionKind, WeeklyHours
-from kura.db.base import utcnow
+from kura.bookings.models import AvailabilityException, ExceptionKind
 from kura.db.session import DbSession
-from kura.errors import BadRequest, Conflict, Forbidden, NotFound
+from kura.errors import Conflict
 from kura.handlers import Responses
 from kura.orgs.models import Organization
 from kura.request_info import client_ip
-from kura.users.models import Role, User
 
 router = APIRouter(tags=["availability"])
 page_router = APIRouter(prefix="/practice", tags=["practice"])
@@ -42,76 +38,13 @@ WRITE: Responses = {
 }
 
 
-async def _staff_member(
-    session: DbSession, auth: Authenticated, user_id: uuid.UUID, *, write: bool
-) -> User:
-    user = await session.scalar(
-        select(User).where(User.id == user_id, User.organization_id == auth.user.organization_id)
-    )
-    if user is None:
-        raise NotFound("No such staff member.")
-    if write:
-        if not (auth.user.role == Role.OWNER or auth.user.id == user.id):
-            raise Forbidden("Only the owner, or the therapist themself, can change these hours.")
-        if not user.is_clinical:
-            raise BadRequest("Only owners and therapists have hours.")
-    return user
-
-
-async def _audit(
-    session: DbSession, auth: Authenticated, request: Request, user: User, change: str
-) -> None:
-    await record(
-        session,
-        AuditAction.AVAILABILITY_UPDATED,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="user",
-        target_id=user.id,
-        ip=client_ip(request),
-        details={"change": change},
-    )
-
-
-async def _availability(session: DbSession, auth: Authenticated, user: User) -> AvailabilityRead:
-    hours = await session.scalars(
-        select(WeeklyHours)
-        .where(
-            WeeklyHours.organization_id == user.organization_id, WeeklyHours.therapist_id == user.id
-        )
-        .order_by(WeeklyHours.weekday, WeeklyHours.starts_at)
-    )
-    entries = list(
-        await session.scalars(
-            select(AvailabilityException)
-            .where(
-                AvailabilityException.organization_id == user.organization_id,
-                AvailabilityException.therapist_id == user.id,
-                AvailabilityException.ends_at > utcnow(),
-            )
-            .order_by(AvailabilityException.starts_at, AvailabilityException.id)
-        )
-    )
-    return AvailabilityRead(
-        therapist_id=user.id,
-        timezone=auth.organization.timezone,
-        weekly=[WeeklyHoursRead.model_validate(h) for h in hours],
-        time_off=[
-            ExceptionRead.model_validate(e) for e in entries if e.kind == ExceptionKind.TIME_OFF
-        ],
-        openings=[
-            ExceptionRead.model_validate(e) for e in entries if e.kind == ExceptionKind.OPENING
-        ],
-    )
-
-
 @router.get(BASE, response_model=AvailabilityRead, responses={404: WRITE[404]})
 async def get_availability(
     user_id: uuid.UUID, auth: CurrentAuth, session: DbSession
 ) -> AvailabilityRead:
     """A staff member's weekly hours (local time) and upcoming time off and openings (UTC)."""
-    user = await _staff_member(session, auth, user_id, write=False)
-    return await _availability(session, auth, user)
+    user = await availability.staff_member(session, auth, user_id, write=False)
+    return await availability.availability(session, auth, user)
 
 
 @router.put(f"{BASE}/weekly", response_model=AvailabilityRead, responses=WRITE)
@@ -123,73 +56,9 @@ async def replace_weekly_hours(
     session: DbSession,
 ) -> AvailabilityRead:
     """Replace a therapist's whole week of hours (an empty list: no regular hours)."""
-    user = await _staff_member(session, auth, user_id, write=True)
-    await session.execute(
-        delete(WeeklyHours).where(
-            WeeklyHours.organization_id == user.organization_id, WeeklyHours.therapist_id == user.id
-        )
-    )
-    session.add_all(
-        WeeklyHours(
-            organization_id=user.organization_id,
-            therapist_id=user.id,
-            weekday=entry.weekday,
-            starts_at=entry.starts_at,
-            ends_at=entry.ends_at,
-        )
-        for entry in body.hours
-    )
-    await session.flush()
-    await _audit(session, auth, request, user, "weekly_hours")
-    return await _availability(session, auth, user)
-
-
-async def _add_exception(
-    session: DbSession,
-    auth: Authenticated,
-    request: Request,
-    user_id: uuid.UUID,
-    body: ExceptionCreate,
-    kind: ExceptionKind,
-) -> AvailabilityException:
-    user = await _staff_member(session, auth, user_id, write=True)
-    entry = AvailabilityException(
-        organization_id=user.organization_id,
-        therapist_id=user.id,
-        kind=kind,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        note=body.note,
-    )
-    session.add(entry)
-    await session.flush()
-    await _audit(session, auth, request, user, f"{kind.value.lower()}_added")
-    return entry
-
-
-async def _remove_exception(
-    session: DbSession,
-    auth: Authenticated,
-    request: Request,
-    user_id: uuid.UUID,
-    entry_id: uuid.UUID,
-    kind: ExceptionKind,
-) -> Response:
-    user = await _staff_member(session, auth, user_id, write=True)
-    entry = await session.scalar(
-        select(AvailabilityException).where(
-            AvailabilityException.id == entry_id,
-            AvailabilityException.organization_id == user.organization_id,
-            AvailabilityException.therapist_id == user.id,
-            AvailabilityException.kind == kind,
-        )
-    )
-    if entry is None:
-        raise NotFound("No such entry.")
-    await session.delete(entry)
-    await session.flush()
-    await _audit(session, auth, request, user, f"{kind.value.lower()}_removed")
-    return Response(status_code=204)
+    user = await availability.staff_member(session, auth, user_id, write=True)
+    await availability.replace_weekly(session, auth, user, body.hours, ip=client_ip(request))
+    return await availability.availability(session, auth, user)
 
 
 @router.post(f"{BASE}/time-off", response_model=ExceptionRead, status_code=201, responses=WRITE)
@@ -201,7 +70,9 @@ async def add_time_off(
     session: DbSession,
 ) -> AvailabilityException:
     """Take a range out of a therapist's hours (holidays, a course); existing bookings stay."""
-    return await _add_exception(session, auth, request, user_id, body, ExceptionKind.TIME_OFF)
+    return await availability.add_exception(
+        session, auth, user_id, body, ExceptionKind.TIME_OFF, ip=client_ip(request)
+    )
 
 
 @router.delete(f"{BASE}/time-off/{{entry_id}}", status_code=204, responses=WRITE)
@@ -209,9 +80,10 @@ async def remove_time_off(
     user_id: uuid.UUID, entry_id: uuid.UUID, auth: CurrentAuth, request: Request, session: DbSession
 ) -> Response:
     """Remove a time-off range."""
-    return await _remove_exception(
-        session, auth, request, user_id, entry_id, ExceptionKind.TIME_OFF
+    await availability.remove_exception(
+        session, auth, user_id, entry_id, ExceptionKind.TIME_OFF, ip=client_ip(request)
     )
+    return Response(status_code=204)
 
 
 @router.post(f"{BASE}/openings", response_model=ExceptionRead, status_code=201, responses=WRITE)
@@ -223,7 +95,9 @@ async def add_opening(
     session: DbSession,
 ) -> AvailabilityException:
     """Open a one-off range outside the weekly hours (time off still wins over it)."""
-    return await _add_exception(session, auth, request, user_id, body, ExceptionKind.OPENING)
+    return await availability.add_exception(
+        session, auth, user_id, body, ExceptionKind.OPENING, ip=client_ip(request)
+    )
 
 
 @router.delete(f"{BASE}/openings/{{entry_id}}", status_code=204, responses=WRITE)
@@ -231,7 +105,10 @@ async def remove_opening(
     user_id: uuid.UUID, entry_id: uuid.UUID, auth: CurrentAuth, request: Request, session: DbSession
 ) -> Response:
     """Remove a one-off opening."""
-    return await _remove_exception(session, auth, request, user_id, entry_id, ExceptionKind.OPENING)
+    await availability.remove_exception(
+        session, auth, user_id, entry_id, ExceptionKind.OPENING, ip=client_ip(request)
+    )
+    return Response(status_code=204)
 
 
 def _page(request: Request, organization: Organization) -> BookingPageRead:

@@ -1,0 +1,164 @@
+"""Opening hours in the workspace: a clinician's week (two ranges a day, in the practice's
+time zone) and their time off as whole local days. Yours, or anyone's for the owner."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from kura.auth.sessions import Authenticated
+from kura.bookings import availability
+from kura.bookings.availability_schemas import ExceptionCreate, WeeklyHoursUpdate
+from kura.bookings.models import ExceptionKind
+from kura.briefings.content import practice_zone
+from kura.db.session import DbSession
+from kura.request_info import client_ip
+from kura.users.models import Role, User
+from kura.workspace.agenda_pages import clinicians
+from kura.workspace.web import (
+    PREFIX,
+    CheckedForm,
+    Clinician,
+    WorkspaceRoute,
+    field_errors,
+    redirect,
+    render,
+)
+
+router = APIRouter(prefix=PREFIX, route_class=WorkspaceRoute, include_in_schema=False)
+HOURS = f"{PREFIX}/settings/hours"
+RANGES_A_DAY = 2
+
+
+async def _whose(session: DbSession, auth: Authenticated, asked: str | None) -> User:
+    """Yours, or (owner) the clinician asked for."""
+    wanted = auth.user.id
+    if asked and auth.user.role == Role.OWNER:
+        try:
+            wanted = uuid.UUID(asked)
+        except ValueError:
+            wanted = auth.user.id
+    return await availability.staff_member(session, auth, wanted, write=True)
+
+
+async def _page(
+    request: Request,
+    auth: Authenticated,
+    session: DbSession,
+    user: User,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    current = await availability.availability(session, auth, user)
+    week: dict[int, list[tuple[str, str]]] = {day: [] for day in range(7)}
+    for entry in current.weekly:
+        week[entry.weekday].append((f"{entry.starts_at:%H:%M}", f"{entry.ends_at:%H:%M}"))
+    zone = practice_zone(auth.organization.timezone)
+    return render(
+        request,
+        "hours.html",
+        status_code,
+        page="settings",
+        person=user,
+        people=await clinicians(session, auth) if auth.user.role == Role.OWNER else [],
+        week=week,
+        ranges=RANGES_A_DAY,
+        time_off=[
+            (entry.id, *_days(entry.starts_at, entry.ends_at, zone), entry.note)
+            for entry in current.time_off
+        ],
+        errors=errors or {},
+    )
+
+
+@router.get("/settings/hours")
+async def hours_page(
+    request: Request,
+    auth: Clinician,
+    session: DbSession,
+    therapist: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    """A clinician's weekly hours and upcoming time off."""
+    user = await _whose(session, auth, therapist)
+    return await _page(request, auth, session, user)
+
+
+@router.post("/settings/hours/{user_id}/weekly")
+async def save_week(
+    user_id: uuid.UUID, request: Request, auth: Clinician, form: CheckedForm, session: DbSession
+) -> Response:
+    """Replace the week: each day's ranges as typed (a blank range is no range)."""
+    user = await availability.staff_member(session, auth, user_id, write=True)
+    hours = []
+    for day in range(7):
+        for n in range(RANGES_A_DAY):
+            starts, ends = form.get(f"d{day}s{n}"), form.get(f"d{day}e{n}")
+            if isinstance(starts, str) and isinstance(ends, str) and starts and ends:
+                hours.append({"weekday": day, "starts_at": starts, "ends_at": ends})
+    try:
+        body = WeeklyHoursUpdate.model_validate({"hours": hours})
+    except ValidationError as exc:
+        errors = {"week": "; ".join(field_errors(exc).values()) or "invalid"}
+        return await _page(request, auth, session, user, status_code=422, errors=errors)
+    await availability.replace_weekly(session, auth, user, body.hours, ip=client_ip(request))
+    return _back(auth, user)
+
+
+@router.post("/settings/hours/{user_id}/time-off")
+async def add_time_off(
+    user_id: uuid.UUID, request: Request, auth: Clinician, form: CheckedForm, session: DbSession
+) -> Response:
+    """Whole local days off, first to last included (existing bookings stay)."""
+    user = await availability.staff_member(session, auth, user_id, write=True)
+    zone = practice_zone(auth.organization.timezone)
+    try:
+        first = date.fromisoformat(str(form.get("first", "")))
+        last = date.fromisoformat(str(form.get("last", "")) or str(first))
+        body = ExceptionCreate(
+            starts_at=datetime.combine(first, time.min, tzinfo=zone),
+            ends_at=datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
+            note=str(form.get("note", ""))[:200].strip() or None,
+        )
+    except (ValueError, ValidationError):
+        errors = {"time_off": "invalid"}
+        return await _page(request, auth, session, user, status_code=422, errors=errors)
+    await availability.add_exception(
+        session, auth, user.id, body, ExceptionKind.TIME_OFF, ip=client_ip(request)
+    )
+    return _back(auth, user)
+
+
+@router.post("/settings/hours/{user_id}/time-off/{entry_id}/remove")
+async def remove_time_off(
+    user_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    request: Request,
+    auth: Clinician,
+    form: CheckedForm,
+    session: DbSession,
+) -> RedirectResponse:
+    """Remove a time-off range."""
+    await availability.remove_exception(
+        session, auth, user_id, entry_id, ExceptionKind.TIME_OFF, ip=client_ip(request)
+    )
+    user = await availability.staff_member(session, auth, user_id, write=True)
+    return _back(auth, user)
+
+
+def _days(starts: datetime, ends: datetime, zone: ZoneInfo) -> tuple[str, str]:
+    """A range as the days it covers (it ends at a midnight) or as local times."""
+    first, end = starts.astimezone(zone), ends.astimezone(zone)
+    if first.time() == end.time() == time.min:
+        return f"{first:%Y-%m-%d}", f"{end - timedelta(days=1):%Y-%m-%d}"
+    return f"{first:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}"
+
+
+def _back(auth: Authenticated, user: User) -> RedirectResponse:
+    return redirect(HOURS if user.id == auth.user.id else f"{HOURS}?therapist={user.id}")

@@ -248,3 +248,28 @@ def test_another_practices_patient_url_is_not_found(practice: Practice, page: Pa
     assert response is not None and response.status == 404
     expect(page.get_by_text("Irene Campos")).to_have_count(0)
     check(page, "11-not-found")
+
+
+def test_the_owners_settings_pages_are_accessible(practice: Practice, page: Page) -> None:
+    made = practice.post("/api/v1/patients", {"full_name": "Teresa Prat", "phone": "+34633000111"})
+    assert made.status_code == 201, made.text
+    sign_in(page, practice.base, OWNER[0], OWNER[1])
+    expect(page.get_by_role("heading", name=f"Hola, {OWNER[2]}")).to_be_visible()
+    page.get_by_role("navigation").get_by_role("link", name="Ajustes").click()
+    expect(page.get_by_role("heading", name="Equipo")).to_be_visible()
+    check(page, "12-team")
+    for link, heading, name in (
+        ("Servicios", "Servicios", "13-services"),
+        ("Horario", f"Horario: {OWNER[2]}", "14-hours"),
+        ("Facturación", "Facturación", "15-billing"),
+    ):
+        page.get_by_role("navigation", name="Ajustes").get_by_role("link", name=link).click()
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        check(page, name)
+    page.get_by_role("link", name=OWNER[2]).click()
+    expect(page.get_by_role("heading", name="Tu cuenta")).to_be_visible()
+    check(page, "16-account")
+    page.goto(f"{practice.base}/app/patients/{made.json()['id']}/monitoring")
+    page.get_by_role("button", name="Crear un código de alta").click()
+    expect(page.locator(".code")).to_contain_text("KURA-")
+    check(page, "17-monitoring-code")

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 from urllib.parse import urlsplit
 
-from fastapi import Request
+from fastapi import Request, Response
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +27,21 @@ OTHER_SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+
+
+class PageError(Exception):
+    """A page to answer with once the request's writes are undone: raised past the request's
+    dependencies (its transaction rolls back), sent by `page_error_response`. A form refused
+    with its errors beside the fields, or any error page of the console and the workspace."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+async def page_error_response(request: Request, exc: Exception) -> Response:
+    """The app's exception handler for PageError: its page, after the rollback."""
+    assert isinstance(exc, PageError)
+    return exc.response
 
 
 def settings_of(request: Request) -> Settings:

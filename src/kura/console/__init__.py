@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kura.console.web import HERE, PREFIX
-from kura.web_pages import SecurityHeaders
+from kura.web_pages import PageError, SecurityHeaders, page_error_response
 
 
 def install_console(app: FastAPI) -> None:
@@ -18,4 +18,5 @@ def install_console(app: FastAPI) -> None:
     for router in (sessions, mfa, overview, backups):
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.add_exception_handler(PageError, page_error_response)
     app.add_middleware(SecurityHeaders, prefix=PREFIX)

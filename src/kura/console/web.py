@@ -24,8 +24,8 @@ from kura.db.session import DbSession
 from kura.errors import Forbidden, KuraError
 from kura.request_info import client_ip
 from kura.web_pages import CONTENT_SECURITY_POLICY as CONTENT_SECURITY_POLICY
+from kura.web_pages import PageError, safe_path, session_csrf_token
 from kura.web_pages import form_text as form_text
-from kura.web_pages import safe_path, session_csrf_token
 from kura.web_pages import same_origin as same_origin
 from kura.web_pages import settings_of as settings_of
 
@@ -91,20 +91,25 @@ class ConsoleRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def console_handler(request: Request) -> Response:
+            # Each error leaves as a PageError past the request's dependencies: its
+            # transaction rolls back before the page is sent (kura.web_pages).
             try:
                 return await handler(request)
+            except PageError:
+                raise
             except LoginRequired:
-                return _login_redirect(request)
+                page: Response = _login_redirect(request)
             except CodeRequired as exc:
                 target = quote(safe_next(exc.next_path))
-                return RedirectResponse(f"{PREFIX}/mfa?next={target}", status_code=303)
+                page = RedirectResponse(f"{PREFIX}/mfa?next={target}", status_code=303)
             except SetupRequired:
-                return RedirectResponse(f"{PREFIX}/mfa/setup", status_code=303)
+                page = RedirectResponse(f"{PREFIX}/mfa/setup", status_code=303)
             except KuraError as exc:
-                return render(request, "error.html", exc.status_code, message=exc.detail)
+                page = render(request, "error.html", exc.status_code, message=exc.detail)
             except RequestValidationError:
                 message = "That request was not valid. Go back and check the form."
-                return render(request, "error.html", 400, message=message)
+                page = render(request, "error.html", 400, message=message)
+            raise PageError(page)
 
         return console_handler
 

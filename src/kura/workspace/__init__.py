@@ -22,8 +22,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from kura.web_pages import SecurityHeaders
-from kura.workspace.web import HERE, PREFIX, WORKSPACE_POLICY, PageError, page_error_response
+from kura.web_pages import PageError, SecurityHeaders, page_error_response
+from kura.workspace.web import HERE, PREFIX, WORKSPACE_POLICY
 
 
 def install_workspace(app: FastAPI) -> None:

@@ -28,11 +28,11 @@ from kura.patients.repository import get_readable
 from kura.patients.schemas import PatientCreate, PatientUpdate
 from kura.request_info import client_ip
 from kura.users.models import CLINICAL_ROLES, Role
+from kura.web_pages import PageError
 from kura.workspace.agenda_pages import clinicians
 from kura.workspace.web import (
     PREFIX,
     CheckedForm,
-    PageError,
     Staff,
     WorkspaceRoute,
     field_errors,

@@ -20,13 +20,12 @@ from kura.db.session import DbSession
 from kura.errors import KuraError
 from kura.i18n import LANGUAGES
 from kura.request_info import client_ip
-from kura.web_pages import same_origin, settings_of
+from kura.web_pages import PageError, same_origin, settings_of
 from kura.workspace.web import (
     LANG_COOKIE,
     PREFIX,
     AnySignedIn,
     CheckedForm,
-    PageError,
     WorkspaceRoute,
     page_language,
     redirect,

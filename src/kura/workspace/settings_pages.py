@@ -20,13 +20,12 @@ from kura.users import service as users
 from kura.users import team
 from kura.users.models import Role
 from kura.users.schemas import StaffCreate, StaffUpdate
-from kura.web_pages import settings_of
+from kura.web_pages import PageError, settings_of
 from kura.workspace.web import (
     PREFIX,
     CheckedForm,
     Clinician,
     Owner,
-    PageError,
     WorkspaceRoute,
     field_errors,
     form_fields,

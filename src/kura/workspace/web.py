@@ -27,6 +27,7 @@ from kura.i18n import LANGUAGES, language, text
 from kura.users.models import CLINICAL_ROLES, Role
 from kura.web_pages import (
     CONTENT_SECURITY_POLICY,
+    PageError,
     safe_path,
     same_origin,
     session_csrf_token,
@@ -66,14 +67,6 @@ class CodeRequired(Exception):
 
     def __init__(self, next_path: str) -> None:
         self.next_path = next_path
-
-
-class PageError(Exception):
-    """A form's answer that must also undo the request's writes (the transaction rolls back):
-    raise it with the page to show, e.g. the form again with the error next to its field."""
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
 
 
 def page_language(request: Request) -> str:
@@ -177,12 +170,6 @@ async def recover(request: Request) -> None:
     await session.rollback()
     await session.refresh(auth.user)
     await session.refresh(auth.organization)
-
-
-async def page_error_response(request: Request, exc: Exception) -> Response:
-    """The page a workspace error carries, sent after its transaction rolled back."""
-    assert isinstance(exc, PageError)
-    return exc.response
 
 
 def csrf_token(request: Request, auth: Authenticated) -> str:

@@ -259,6 +259,7 @@ def test_the_owners_settings_pages_are_accessible(practice: Practice, page: Page
     expect(page.get_by_role("heading", name="Equipo")).to_be_visible()
     check(page, "12-team")
     for link, heading, name in (
+        ("Consulta", "Consulta", "12b-practice"),
         ("Servicios", "Servicios", "13-services"),
         ("Horario", f"Horario: {OWNER[2]}", "14-hours"),
         ("Facturación", "Facturación", "15-billing"),

@@ -33,22 +33,7 @@ async def update_invoicing(
     body: InvoiceProfileUpdate, auth: Owner, request: Request, session: DbSession
 ) -> InvoiceProfile:
     """Set the legal name, tax id, address and VAT mention of the practice's invoices."""
-    profile = await service.profile_of(session, auth.user.organization_id)
-    profile.legal_name, profile.tax_id, profile.address = body.legal_name, body.tax_id, body.address
-    if body.vat_note:
-        profile.vat_note = body.vat_note
-    await session.flush()
-    await record(
-        session,
-        AuditAction.PRACTICE_SETTINGS_UPDATED,
-        organization_id=auth.user.organization_id,
-        actor_id=auth.user.id,
-        target_type="organization",
-        target_id=auth.user.organization_id,
-        ip=client_ip(request),
-        details={"fields": ["invoicing"]},
-    )
-    return profile
+    return await service.update_profile(session, auth, body, ip=client_ip(request))
 
 
 @router.get("/invoices", response_model=InvoicePage, responses=OWNER_ONLY)

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kura.audit.service import AuditAction, record
+from kura.auth.sessions import Authenticated
 from kura.bookings.models import Booking, Service
 from kura.db.base import utcnow
 from kura.errors import Conflict
@@ -23,6 +25,7 @@ from kura.invoices.models import (
     InvoiceCounter,
     InvoiceProfile,
 )
+from kura.invoices.schemas import InvoiceProfileUpdate
 from kura.orgs.models import Organization
 from kura.patients.models import Patient
 from kura.payments.models import Payment
@@ -49,6 +52,28 @@ async def profile_of(session: AsyncSession, organization_id: uuid.UUID) -> Invoi
         profile = InvoiceProfile(organization_id=organization_id, vat_note=DEFAULT_VAT_NOTE)
         session.add(profile)
         await session.flush()
+    return profile
+
+
+async def update_profile(
+    session: AsyncSession, auth: Authenticated, body: InvoiceProfileUpdate, *, ip: str | None
+) -> InvoiceProfile:
+    """The legal name, tax id, address and VAT mention the practice's invoices show."""
+    profile = await profile_of(session, auth.user.organization_id)
+    profile.legal_name, profile.tax_id, profile.address = body.legal_name, body.tax_id, body.address
+    if body.vat_note:
+        profile.vat_note = body.vat_note
+    await session.flush()
+    await record(
+        session,
+        AuditAction.PRACTICE_SETTINGS_UPDATED,
+        organization_id=auth.user.organization_id,
+        actor_id=auth.user.id,
+        target_type="organization",
+        target_id=auth.user.organization_id,
+        ip=ip,
+        details={"fields": ["invoicing"]},
+    )
     return profile
 
 

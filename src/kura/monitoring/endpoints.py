@@ -20,6 +20,7 @@ from kura.handlers import Responses
 from kura.monitoring import alerts
 from kura.monitoring.enrollment import create_enrollment, withdraw
 from kura.monitoring.models import DailyConversationAnalysis, MessageLog, RiskAlert
+from kura.monitoring.practice_texts import update_texts
 from kura.monitoring.repository import open_alerts, recent_alerts
 from kura.monitoring.schemas import (
     AnalysisPage,
@@ -170,20 +171,7 @@ async def update_monitoring_settings(
 ) -> Organization:
     """Set your practice's acknowledgement and crisis-resources texts (added to the emergency
     numbers, never in their place). The WhatsApp number is assigned by a platform operator."""
-    organization = await session.get_one(Organization, auth.organization.id)
-    changes = body.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        setattr(organization, field, value or None)
-    await session.flush()
-    await _audit(
-        session,
-        auth,
-        request,
-        AuditAction.MONITORING_SETTINGS_UPDATED,
-        organization.id,
-        "organization",
-    )
-    return organization
+    return await update_texts(session, auth, body, ip=client_ip(request))
 
 
 @router.post(

@@ -11,6 +11,7 @@ from bench import (
     logins,
     monitoring,
     scale,
+    scheduling,
     workspace,
 )
 
@@ -25,4 +26,5 @@ coldstart.main(
     + scale.measure()
     + exports.measure()
     + workspace.measure()
+    + scheduling.measure()
 )

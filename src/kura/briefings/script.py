@@ -6,7 +6,7 @@ from kura.ai.gemini import gemini_client
 from kura.ai.pseudonym import Pseudonymizer
 from kura.briefings.content import BriefingFacts
 from kura.config import Settings
-from kura.i18n import text
+from kura.i18n import long_date, text
 from kura.logging import get_logger
 
 log = get_logger(__name__)
@@ -15,14 +15,7 @@ GEMINI = "gemini"
 
 
 def spoken_date(facts: BriefingFacts) -> str:
-    lang = facts.language
-    return text(
-        lang,
-        "briefing.date",
-        weekday=text(lang, f"briefing.weekday_{facts.day.isoweekday()}"),
-        day=facts.day.day,
-        month=text(lang, f"briefing.month_{facts.day.month}"),
-    )
+    return long_date(facts.language, facts.day)
 
 
 def _listed(items: list[str], lang: str) -> str:

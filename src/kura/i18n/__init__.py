@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -53,3 +54,14 @@ def text(lang: str, key: str, /, count: int | None = None, **params: Any) -> str
         value = value["one" if count == 1 else "other"]
         params["count"] = count
     return value.format(**params)
+
+
+def long_date(lang: str, day: date) -> str:
+    """ "jueves, 3 de diciembre" / "Thursday, December 3": as the briefing says it."""
+    return text(
+        lang,
+        "briefing.date",
+        weekday=text(lang, f"briefing.weekday_{day.isoweekday()}"),
+        day=day.day,
+        month=text(lang, f"briefing.month_{day.month}"),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 from collections.abc import Callable, Coroutine
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from kura.auth.sessions import Authenticated, authenticate
 from kura.auth.tokens import InvalidToken
 from kura.db.session import DbSession
 from kura.errors import Forbidden, KuraError, NotFound
-from kura.i18n import LANGUAGES, language, text
+from kura.i18n import LANGUAGES, language, long_date, text
 from kura.users.models import CLINICAL_ROLES, Role
 from kura.web_pages import (
     CONTENT_SECURITY_POLICY,
@@ -92,8 +93,13 @@ def _templates() -> Jinja2Templates:
     def t(context: Any, key: str, /, **params: Any) -> str:
         return text(context["lang"], f"app.{key}", **params)
 
+    @pass_context
+    def when(context: Any, day: date, /) -> str:
+        return long_date(context["lang"], day)
+
     loaded.env.globals.update(version=__version__, t=t, languages=LANGUAGES)
     loaded.env.filters["t"] = t
+    loaded.env.filters["long_date"] = when
     return loaded
 
 

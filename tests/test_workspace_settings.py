@@ -3,6 +3,7 @@ a workspace page), changes roles and ends access; services offered and withdrawn
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ SERVICES = "/app/settings/services"
 
 
 async def test_an_invitation_from_the_team_page_leads_to_a_working_sign_in(
+    app: FastAPI,
     client: AsyncClient,
     owner: Member,
     session: AsyncSession,
@@ -57,7 +59,7 @@ async def test_an_invitation_from_the_team_page_leads_to_a_working_sign_in(
     assert isinstance(body, bytes) and owner.user.full_name in body.decode()
     token = link_token(mail, "accept-invite")
 
-    app = client._transport.app  # type: ignore[attr-defined]  # the same app, a second browser
+    # A second browser on the same app (the `client` fixture's, its lifespan already running).
     async with AsyncClient(transport=ASGITransport(app), base_url="http://test") as newcomer:
         form = await newcomer.get("/app/accept-invite", params={"token": token})
         assert form.status_code == 200
@@ -72,11 +74,10 @@ async def test_an_invitation_from_the_team_page_leads_to_a_working_sign_in(
 
 
 async def test_roles_change_access_ends_and_an_owner_always_remains(
-    client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
+    app: FastAPI, client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
 ) -> None:
     therapist = await make_staff(session, settings, owner.organization, Role.THERAPIST)
     await session.commit()
-    app = client._transport.app  # type: ignore[attr-defined]
     async with AsyncClient(transport=ASGITransport(app), base_url="http://test") as theirs:
         await sign_in(theirs, therapist.user.email)
         assert (await theirs.get("/app")).status_code == 200

@@ -15,7 +15,7 @@ from kura.auth.password_links import deliver_password_link
 from kura.config import Settings
 from kura.db.engine import Database
 from kura.users.models import Role
-from tests.factories import PASSWORD, Member, make_patient, make_staff
+from tests.factories import PASSWORD, Member, make_owner, make_patient, make_staff
 from tests.test_password_reset import (
     NEW_PASSWORD,
     _link_jobs,
@@ -255,3 +255,31 @@ async def test_patient_lists_are_audited_with_ids_not_query_text(
     details = list(rows)
     assert len(details) == 1
     assert str(patient.id) in details[0] and "Marta" not in details[0]
+
+
+async def test_probing_which_addresses_have_accounts_is_capped(
+    client: AsyncClient, owner: Member, session: AsyncSession, settings: Settings
+) -> None:
+    elsewhere = await make_owner(session, settings)  # an account in another practice
+    probes = [elsewhere.user.email if n % 2 else f"nobody{n}@example.org" for n in range(24)]
+    staff_codes = [
+        (
+            await client.post(
+                "/api/v1/staff",
+                headers=owner.headers,
+                json={"email": email, "full_name": "P", "role": "ASSISTANT"},
+            )
+        ).status_code
+        for email in probes
+    ]
+    # A 409 costs an attempt like a 201: 20 answers a day, then 429 whatever the address.
+    assert staff_codes[:20].count(409) == 10 and set(staff_codes[20:]) == {429}
+    register_codes = [
+        (
+            await client.post(
+                "/api/v1/auth/register", json={**NEW, "email": email, "org_name": "P"}
+            )
+        ).status_code
+        for email in probes[:14]
+    ]
+    assert 409 in register_codes[:10] and set(register_codes[10:]) == {429}  # 10 per IP an hour

@@ -119,10 +119,11 @@ async def register(
     org_name: str,
     ip: str | None,
 ) -> SignedIn:
-    now = utcnow()
     if ip:
-        await throttle.check(session, throttle.REGISTER_IP, ip, now=now)
-        await throttle.record_failure(session, throttle.REGISTER_IP, ip, now=now)
+        # Committed before the outcome is known: a refused email (409) costs an attempt too,
+        # or registering would probe which addresses have accounts without limit.
+        await throttle.spend(session, throttle.REGISTER_IP, ip, now=utcnow())
+        await session.commit()
     check_password_policy(password, email=email)
     user, organization = await users.create_organization_with_owner(
         session,

@@ -1,8 +1,8 @@
 """Liveness under a login burst: /health latency while 20 clients log in at once.
 
-Password hashing (Argon2, 50–250 ms of CPU each on this machine) runs in a bounded thread pool; before, it ran
-on the event loop and a burst of logins delayed every other request. Baseline: /health p99
-on the same idle server, measured in the same run.
+Password hashing (Argon2, 50 to 250 ms of CPU each on this machine) runs in a bounded thread
+pool; before, it ran on the event loop and a burst of logins delayed every other request.
+Baseline: /health p99 on the same idle server, measured in the same run.
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ async def test_the_manage_page_shows_pays_and_cancels_in_the_patients_language(
     assert "Cancelada" in after.text and "Pagar ahora" not in after.text
     refused = await pay.post(f"/book/manage/{token}/cancel")
     assert refused.status_code == 409 and "No se ha podido hacer" in refused.text
-    assert "cancelled" in refused.text  # the reason, as the API gives it
+    assert "Esta cita ya no se puede cambiar." in refused.text  # the reason, in Spanish
 
     missing = await pay.get(f"/book/manage/{'x' * 43}", headers={"Accept-Language": "en-GB"})
     assert missing.status_code == 404 and "Link not valid" in missing.text

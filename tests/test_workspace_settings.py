@@ -37,11 +37,12 @@ async def test_an_invitation_from_the_team_page_leads_to_a_working_sign_in(
         TEAM, data={"csrf_token": csrf, "email": "nope", "full_name": "Eva", "role": "THERAPIST"}
     )
     assert bad.status_code == 422 and 'id="email-error"' in bad.text
+    assert "Escribe una dirección de correo válida." in bad.text  # pydantic's, in Spanish
     taken = await client.post(
         TEAM,
         data={"csrf_token": csrf, "email": owner.user.email, "full_name": "X", "role": "THERAPIST"},
     )
-    assert taken.status_code == 409 and "already exists" in taken.text
+    assert taken.status_code == 409 and "Ya existe una cuenta con este correo." in taken.text
     sent = await client.post(
         TEAM,
         data={

@@ -16,6 +16,7 @@ from kura.briefings.content import practice_zone
 from kura.db.session import DbSession, get_database
 from kura.errors import KuraError
 from kura.i18n import language, text
+from kura.i18n.errors import localize_error
 from kura.patients.models import Patient
 from kura.request_info import client_ip
 
@@ -75,8 +76,7 @@ async def _view(
         deadline=public.changes_allowed_until(booking, service).astimezone(zone),
         payment_due=await public.payment_due(session, booking),
         notice=notice,
-        # The service's own message (English) under a translated heading: nothing is lost.
-        refused=str(refused) if refused else None,
+        refused=localize_error(refused.detail, lang) if refused else None,
         token=token,
     )
 

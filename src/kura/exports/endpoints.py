@@ -16,6 +16,7 @@ from kura.exports.schemas import ExportPage, ExportRead
 from kura.handlers import Responses
 from kura.pagination import Pagination, paginate
 from kura.request_info import client_ip
+from kura.storage.blobs import BlobStore
 
 router = APIRouter(tags=["exports"])
 MISSING: Responses = {404: {"description": "No such export of yours"}}
@@ -95,6 +96,11 @@ async def download_export(
     export, store, name = await service.open_download(
         session, auth, request.app.state.settings, export_id, ip=client_ip(request)
     )
+    return zip_response(export, store, name)
+
+
+def zip_response(export: DataExport, store: BlobStore, name: str) -> StreamingResponse:
+    """The export's file as an attachment named without any patient's name."""
     headers = {"Content-Disposition": f'attachment; filename="{service.download_filename(export)}"'}
     if export.size_bytes is not None:
         headers["Content-Length"] = str(export.size_bytes)

@@ -31,6 +31,7 @@ def install_workspace(app: FastAPI) -> None:
     from kura.workspace.agenda_pages import router as agenda
     from kura.workspace.alert_pages import router as alert_pages
     from kura.workspace.billing_pages import router as billing
+    from kura.workspace.export_pages import router as exports
     from kura.workspace.hours_pages import router as hours
     from kura.workspace.monitoring_pages import router as monitoring
     from kura.workspace.note_pages import router as note_pages
@@ -41,7 +42,7 @@ def install_workspace(app: FastAPI) -> None:
     from kura.workspace.today_pages import router as today
 
     pages = [sessions, today, alert_pages, agenda, patient_pages, note_pages, settings_pages]
-    for router in [*pages, hours, monitoring, practice, billing, account]:
+    for router in [*pages, hours, monitoring, practice, billing, account, exports]:
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="workspace-static")
     app.add_exception_handler(PageError, page_error_response)

@@ -105,7 +105,7 @@ async def save_week(
     try:
         body = WeeklyHoursUpdate.model_validate({"hours": hours})
     except ValidationError as exc:
-        errors = {"week": "; ".join(field_errors(exc).values()) or "invalid"}
+        errors = {"week": "; ".join(field_errors(exc, request).values()) or "invalid"}
         return await _page(request, auth, session, user, status_code=422, errors=errors)
     await availability.replace_weekly(session, auth, user, body.hours, ip=client_ip(request))
     return _back(auth, user)

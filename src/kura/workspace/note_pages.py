@@ -47,7 +47,13 @@ async def write_note(
         body = NoteCreate.model_validate(draft)
     except ValidationError as exc:
         return await render_chart(
-            request, auth, session, patient, status_code=422, draft=draft, errors=field_errors(exc)
+            request,
+            auth,
+            session,
+            patient,
+            status_code=422,
+            draft=draft,
+            errors=field_errors(exc, request),
         )
     note = await service.create_note(session, auth, patient, body)
     await audit_note(session, auth, AuditAction.NOTE_CREATED, note, ip=client_ip(request))

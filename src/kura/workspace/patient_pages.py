@@ -35,6 +35,7 @@ from kura.workspace.web import (
     CheckedForm,
     Staff,
     WorkspaceRoute,
+    error_text,
     field_errors,
     form_fields,
     recover,
@@ -92,10 +93,10 @@ async def add_patient(
         body = PatientCreate.model_validate(values)
         patient = await service.create_patient(session, auth, body, ip=client_ip(request))
     except ValidationError as exc:
-        return _form_again(request, values, field_errors(exc))
+        return _form_again(request, values, field_errors(exc, request))
     except KuraError as exc:
         await recover(request)
-        page = _form_again(request, values, {"form": exc.detail}, exc.status_code)
+        page = _form_again(request, values, {"form": error_text(request, exc)}, exc.status_code)
         raise PageError(page) from None
     return redirect(f"{PREFIX}/patients/{patient.id}")
 
@@ -126,10 +127,12 @@ async def edit_patient(
         body = PatientUpdate.model_validate(values)
         await service.update_patient(session, auth, patient, body, ip=client_ip(request))
     except ValidationError as exc:
-        return _form_again(request, values, field_errors(exc), patient=patient)
+        return _form_again(request, values, field_errors(exc, request), patient=patient)
     except KuraError as exc:
         await recover(request)
-        page = _form_again(request, values, {"form": exc.detail}, exc.status_code, patient=patient)
+        page = _form_again(
+            request, values, {"form": error_text(request, exc)}, exc.status_code, patient=patient
+        )
         raise PageError(page) from None
     return redirect(f"{PREFIX}/patients/{patient.id}")
 

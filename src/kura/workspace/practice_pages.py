@@ -75,7 +75,12 @@ async def save_invoicing(
         body = InvoiceProfileUpdate.model_validate(values)
     except ValidationError as exc:
         return await _page(
-            request, auth, session, status_code=422, values=values, errors=field_errors(exc)
+            request,
+            auth,
+            session,
+            status_code=422,
+            values=values,
+            errors=field_errors(exc, request),
         )
     await invoices.update_profile(session, auth, body, ip=client_ip(request))
     return redirect(f"{PRACTICE}?saved=1")
@@ -92,7 +97,12 @@ async def save_texts(
         body = MonitoringSettingsUpdate.model_validate(values)
     except ValidationError as exc:
         return await _page(
-            request, auth, session, status_code=422, values=values, errors=field_errors(exc)
+            request,
+            auth,
+            session,
+            status_code=422,
+            values=values,
+            errors=field_errors(exc, request),
         )
     await update_texts(session, auth, body, ip=client_ip(request))
     return redirect(f"{PRACTICE}?saved=1")

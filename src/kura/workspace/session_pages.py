@@ -27,6 +27,7 @@ from kura.workspace.web import (
     AnySignedIn,
     CheckedForm,
     WorkspaceRoute,
+    error_text,
     page_language,
     redirect,
     render,
@@ -221,7 +222,9 @@ async def set_password(
             session, token=token, new_password=password, ip=client_ip(request)
         )
     except PasswordPolicyError as exc:  # raised: the link must stay unspent
-        page = render(request, "set_password.html", 422, field_error=exc.detail, **context)
+        page = render(
+            request, "set_password.html", 422, field_error=error_text(request, exc), **context
+        )
         raise PageError(page) from None
     except KuraError:
         page = render(request, "set_password.html", 400, error_key="link_invalid", **context)

@@ -27,6 +27,7 @@ from kura.workspace.web import (
     Clinician,
     Owner,
     WorkspaceRoute,
+    error_text,
     field_errors,
     form_fields,
     recover,
@@ -76,7 +77,12 @@ async def invite(request: Request, auth: Owner, form: CheckedForm, session: DbSe
         body = StaffCreate.model_validate(values)
     except ValidationError as exc:
         return await _team_page(
-            request, auth, session, status_code=422, values=values, errors=field_errors(exc)
+            request,
+            auth,
+            session,
+            status_code=422,
+            values=values,
+            errors=field_errors(exc, request),
         )
     try:
         await team.invite(session, settings_of(request), auth, body, ip=client_ip(request))
@@ -88,7 +94,7 @@ async def invite(request: Request, auth: Owner, form: CheckedForm, session: DbSe
             session,
             status_code=exc.status_code,
             values=values,
-            errors={"form": exc.detail},
+            errors={"form": error_text(request, exc)},
         )
         raise PageError(page) from None
     return redirect(f"{TEAM}?invited=1")
@@ -158,7 +164,9 @@ async def add_service(
             }
         )
     except ValidationError as exc:
-        errors = {("price" if k == "price_cents" else k): v for k, v in field_errors(exc).items()}
+        errors = {
+            ("price" if k == "price_cents" else k): v for k, v in field_errors(exc, request).items()
+        }
         return await _services_page(
             request, auth, session, status_code=422, values=values, errors=errors
         )

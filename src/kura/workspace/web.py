@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
@@ -25,6 +26,7 @@ from kura.auth.tokens import InvalidToken
 from kura.db.session import DbSession
 from kura.errors import Forbidden, KuraError, NotFound
 from kura.i18n import LANGUAGES, language, long_date, text
+from kura.i18n.errors import localize_error
 from kura.users.models import CLINICAL_ROLES, Role
 from kura.web_pages import (
     CONTENT_SECURITY_POLICY,
@@ -158,7 +160,9 @@ class WorkspaceRoute(APIRoute):
                 page = error_page(request, 404, "error_not_found")
             except KuraError as exc:
                 await recover(request)
-                page = render(request, "error.html", exc.status_code, message=exc.detail)
+                page = render(
+                    request, "error.html", exc.status_code, message=error_text(request, exc)
+                )
             except RequestValidationError:
                 page = error_page(request, 400, "error_bad_request")
             raise PageError(page)
@@ -262,10 +266,53 @@ def form_fields(
     return values
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Each field's first validation message, to show next to it."""
+def error_text(request: Request, exc: KuraError) -> str:
+    """A service's (English) error in the page's language."""
+    return localize_error(exc.detail, page_language(request))
+
+
+# Pydantic's own messages, by error type, as texts of the catalogue (the rest: our validators').
+_FIELD_MESSAGES = {
+    "missing": "error_required",
+    "string_too_short": "error_required",
+    "string_too_long": "error_too_long",
+    "too_long": "error_too_long",
+    "int_parsing": "error_number",
+    "int_from_float": "error_number",
+    "decimal_parsing": "error_number",
+    "greater_than": "error_too_small",
+    "greater_than_equal": "error_too_small",
+    "less_than": "error_too_large",
+    "less_than_equal": "error_too_large",
+    "enum": "error_choice",
+    "literal_error": "error_choice",
+    "uuid_parsing": "error_choice",
+    "date_from_datetime_parsing": "error_date",
+    "date_parsing": "error_date",
+    "time_parsing": "error_time",
+}
+
+
+def field_errors(exc: ValidationError, request: Request) -> dict[str, str]:
+    """Each field's first validation message in the page's language, to show next to it."""
+    lang = page_language(request)
     errors: dict[str, str] = {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "form"
-        errors.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
+        errors.setdefault(field, _field_message(error, lang))
     return errors
+
+
+def _field_message(error: ErrorDetails, lang: str) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    key = _FIELD_MESSAGES.get(error["type"])
+    if key is None and message.startswith("value is not a valid email address"):
+        key = "error_email"
+    if key is None:
+        return localize_error(message, lang)
+    limits = error.get("ctx") or {}
+    return text(
+        lang,
+        f"app.{key}",
+        **{name: limits.get(name, "") for name in ("max_length", "gt", "ge", "lt", "le")},
+    )

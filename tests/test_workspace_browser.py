@@ -1,11 +1,12 @@
 """The therapist workspace in a real browser (headless Chromium driven by Playwright) against
 `kura serve` with its worker: an invitation followed from the outbox, sign-in, a patient
-added and booked, a session note written and signed, the crisis in it acknowledged from Today, the
-briefing played; the assistant's view; another practice's URL. Every page is checked with
-axe-core (no serious or critical violation) and screenshotted into test-artifacts/workspace/.
-
-Not walked here: an alert from a signed WhatsApp message (the webhook path is tested over
-HTTP in tests/test_monitoring_*.py)."""
+added and booked, a session note written and signed, the patient signed up for WhatsApp
+monitoring from their chart, a crisis in a signed WhatsApp message acknowledged from Today,
+the briefing played, the record exported; the assistant's view; another practice's URL. Every
+page is checked with axe-core (no serious or critical violation) and screenshotted into
+test-artifacts/workspace/. Messages the server starts go to its outbox (no
+Twilio account is configured, only the webhook's signing token); the crisis reply is the
+webhook's own TwiML answer."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy.engine import URL
+from twilio.request_validator import RequestValidator
 
 from kura.db.urls import describe
 from tests.backup_support import create_from_template, drop
@@ -31,7 +33,10 @@ AXE = REPO / ".venv-tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 OWNER = ("duena@example.org", "propietaria-segura-2026", "Lucía Terapeuta")
 SLOT = "10:00\N{EN DASH}10:50"
 BOOKING_DAY = date.today() + timedelta(days=8)  # a day ahead, whatever today is
-CRISIS = "Refiere que ya no quiere vivir y que ha pensado cómo hacerlo."
+NOTE = "Primera sesión: duerme mal desde el cambio de trabajo; acordamos registro de sueño."
+CRISIS = "ya no quiero vivir, esta noche lo hago"
+PATIENT_PHONE = "+34622000111"
+WHATSAPP = ("twilio-e2e-auth-token-0123456789", "+34911000000", "/api/v1/webhooks/whatsapp")
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -54,6 +59,24 @@ class Practice:
                 return f"{self.base}/app/{page}?token={link_token(message, page)}"
             time.sleep(0.2)
         raise AssertionError(f"no mail to {address}")
+
+    def whatsapp_from_patient(self, body: str) -> str:
+        """A WhatsApp message from the patient, signed as Twilio signs it; the reply (TwiML)."""
+        token, shared, path = WHATSAPP
+        params = {
+            "MessageSid": f"SM{time.time_ns():032d}"[:34],
+            "AccountSid": "AC" + "0" * 32,
+            "From": f"whatsapp:{PATIENT_PHONE}",
+            "To": f"whatsapp:{shared}",
+            "Body": body,
+            "NumMedia": "0",
+        }
+        signature = RequestValidator(token).compute_signature(f"{self.base}{path}", params)
+        answer = httpx.post(
+            f"{self.base}{path}", data=params, headers={"X-Twilio-Signature": signature}
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.text
 
     def invite(self, email: str, name: str, role: str) -> str:
         added = self.post("/api/v1/staff", {"email": email, "full_name": name, "role": role})
@@ -78,7 +101,12 @@ def practice(
 ) -> Iterator[Practice]:
     url = create_from_template(db_url, "kura_workspace_e2e", template_db)
     data = tmp_path_factory.mktemp("workspace") / "kura"
-    env = {"DATABASE_URL": describe(url, show_password=True), "PUBLIC_BASE_URL": "__BASE__"}
+    env = {
+        "DATABASE_URL": describe(url, show_password=True),
+        "PUBLIC_BASE_URL": "__BASE__",
+        "TWILIO_AUTH_TOKEN": WHATSAPP[0],
+        "TWILIO_WHATSAPP_NUMBER": WHATSAPP[1],
+    }
     try:
         with serving(data, strict=True, **env) as base:
             token = register(base, data, *OWNER, "Consulta Lucía")
@@ -173,12 +201,19 @@ def test_a_therapists_day_from_the_browser(practice: Practice, page: Page) -> No
     page.get_by_role("link", name=SLOT).click()
     page.get_by_role("link", name="Nuria Gómez").click()
 
-    page.get_by_label("Nota nueva").fill(CRISIS)
+    page.get_by_label("Nota nueva").fill(NOTE)
     page.get_by_role("button", name="Guardar el borrador").click()
-    expect(page.get_by_text(CRISIS)).to_be_visible()
+    expect(page.get_by_text(NOTE)).to_be_visible()
     page.get_by_role("button", name="Firmar").click()
     expect(page.locator(".meta").filter(has_text="Firmada")).to_be_visible()
     check(page, "05c-chart")
+
+    page.get_by_role("link", name="Seguimiento por WhatsApp").click()
+    page.get_by_role("button", name="Crear un código de alta").click()
+    code = page.locator("p.code code").inner_text()
+    check(page, "05d-monitoring-code")
+    practice.whatsapp_from_patient(code)  # the patient sends the code from their phone
+    assert "112" in practice.whatsapp_from_patient(CRISIS)  # emergency numbers, at once
 
     page.get_by_role("navigation").get_by_role("link", name="Pacientes").click()
     page.get_by_label("Buscar").fill("gomez")  # no accent typed
@@ -188,7 +223,12 @@ def test_a_therapists_day_from_the_browser(practice: Practice, page: Page) -> No
 
     page.get_by_role("navigation").get_by_role("link", name="Hoy").click()
     card = page.locator(".card.risk").filter(has_text="Nuria Gómez")
-    expect(card).to_be_visible()  # AletheIA flagged the session note for a human
+    for _ in range(50):  # AletheIA reads the message as it arrives; the page is not live
+        if card.count():
+            break
+        time.sleep(0.2)
+        page.reload()
+    expect(card).to_be_visible()  # the WhatsApp crisis flagged for a human
     check(page, "07-today-alert")
     card.get_by_role("button", name="La he visto").click()
     expect(page.get_by_text("No hay alertas de riesgo abiertas.")).to_be_visible()
@@ -207,6 +247,22 @@ def test_a_therapists_day_from_the_browser(practice: Practice, page: Page) -> No
     assert duration > 1  # the browser decoded the MP3 (seconds of speech)
     check(page, "08-today-briefing")
 
+    page.get_by_role("navigation").get_by_role("link", name="Pacientes").click()
+    page.get_by_role("link", name="Nuria Gómez").click()
+    page.get_by_role("button", name="Exportar la historia (ZIP con PDF)").click()
+    expect(page.get_by_role("heading", name="Exportaciones")).to_be_visible()
+    download_link = page.get_by_role("link", name="Descargar")
+    for _ in range(100):  # the worker builds it; the page refreshes itself every 3 s
+        if download_link.count():
+            break
+        time.sleep(0.2)
+    expect(download_link).to_be_visible()
+    check(page, "08b-exports")
+    with page.expect_download() as download:
+        download_link.click()
+    assert download.value.suggested_filename.endswith(".zip")
+
+    page.get_by_role("navigation").get_by_role("link", name="Hoy").click()
     page.get_by_role("link", name="EN", exact=True).click()
     expect(page.get_by_role("heading", name="Hello, Marta Terapeuta")).to_be_visible()
     page.set_viewport_size({"width": 390, "height": 844})

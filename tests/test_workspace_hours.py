@@ -1,5 +1,6 @@
 """Opening hours and time off from the workspace: the week saved as typed (in the practice's
-time zone), overlapping ranges refused, whole days off added and removed, and who may."""
+time zone), overlapping ranges refused, whole days off added and removed, a one-off opening
+offered by online booking, and who may."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from kura.briefings.content import local_today
 from kura.config import Settings
 from kura.db.base import utcnow
 from kura.users.models import Role
+from tests.clock_support import local, week_ahead, z
 from tests.factories import Member, make_staff
+from tests.scheduling_support import PUBLIC, online_service
 from tests.workspace_support import hidden, sign_in
 
 HOURS = "/app/settings/hours"
@@ -124,3 +127,49 @@ async def test_only_the_owner_edits_someone_elses_hours(
     client.cookies.clear()
     await sign_in(client, assistant.user.email)
     assert (await client.get(HOURS)).status_code == 403
+
+
+async def test_a_one_off_saturday_opening_is_offered_online_then_removed(
+    client: AsyncClient, owner: Member, session: AsyncSession
+) -> None:
+    await session.commit()
+    service = await online_service(client, owner)
+    saturday = week_ahead() + timedelta(days=5)  # no weekly hours on it
+    slots = {"service_id": service["id"], "from": saturday.isoformat(), "to": saturday.isoformat()}
+    slug = owner.organization.slug
+
+    async def offered() -> list[str]:
+        answer = await client.get(f"{PUBLIC}/{slug}/slots", params=slots)
+        assert answer.status_code == 200, answer.text
+        return [slot["starts_at"] for slot in answer.json()["slots"]]
+
+    assert await offered() == []
+    await sign_in(client, owner.user.email)
+    page = await client.get(HOURS)
+    assert "No hay horas sueltas próximas." in page.text
+    csrf = hidden(page.text, "csrf_token")
+    openings = f"{HOURS}/{owner.user.id}/openings"
+    backwards = {"csrf_token": csrf, "day": saturday.isoformat(), "from": "12:00", "to": "10:00"}
+    refused = await client.post(openings, data=backwards)
+    assert refused.status_code == 422 and "el final debe ser después del inicio" in refused.text
+    opened = await client.post(
+        openings,
+        data={"csrf_token": csrf, "day": saturday.isoformat(), "from": "10:00", "to": "12:00"},
+    )
+    assert opened.status_code == 303
+    # Typed in the practice's zone: 10:00 and 11:00 in Madrid, whatever the season.
+    assert await offered() == [z(local(saturday, 10)), z(local(saturday, 11))]
+    listed = await client.get(HOURS)
+    assert f"{saturday.isoformat()} 10:00 → 12:00" in listed.text
+    entry = await session.scalar(
+        select(AvailabilityException).where(AvailabilityException.therapist_id == owner.user.id)
+    )
+    assert entry is not None
+    wrong_kind = await client.post(
+        f"{HOURS}/{owner.user.id}/holidays/{entry.id}/remove", data={"csrf_token": csrf}
+    )
+    assert wrong_kind.status_code == 404
+    removed = await client.post(
+        f"{HOURS}/{owner.user.id}/openings/{entry.id}/remove", data={"csrf_token": csrf}
+    )
+    assert removed.status_code == 303 and await offered() == []

@@ -1,5 +1,6 @@
 """Opening hours in the workspace: a clinician's week (two ranges a day, in the practice's
-time zone) and their time off as whole local days. Yours, or anyone's for the owner."""
+time zone), their time off as whole local days and one-off openings outside the week (a day,
+from, to). Yours, or anyone's for the owner."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from kura.bookings.availability_schemas import ExceptionCreate, WeeklyHoursUpdat
 from kura.bookings.models import ExceptionKind
 from kura.briefings.content import practice_zone
 from kura.db.session import DbSession
+from kura.errors import NotFound
 from kura.request_info import client_ip
 from kura.users.models import Role, User
 from kura.workspace.agenda_pages import clinicians
@@ -73,6 +75,10 @@ async def _page(
         time_off=[
             (entry.id, *_days(entry.starts_at, entry.ends_at, zone), entry.note)
             for entry in current.time_off
+        ],
+        openings=[
+            (entry.id, *_days(entry.starts_at, entry.ends_at, zone), entry.note)
+            for entry in current.openings
         ],
         errors=errors or {},
     )
@@ -135,18 +141,49 @@ async def add_time_off(
     return _back(auth, user)
 
 
-@router.post("/settings/hours/{user_id}/time-off/{entry_id}/remove")
-async def remove_time_off(
+@router.post("/settings/hours/{user_id}/openings")
+async def add_opening(
+    user_id: uuid.UUID, request: Request, auth: Clinician, form: CheckedForm, session: DbSession
+) -> Response:
+    """One day's extra range outside the weekly hours (time off still wins over it)."""
+    user = await availability.staff_member(session, auth, user_id, write=True)
+    zone = practice_zone(auth.organization.timezone)
+    try:
+        day = date.fromisoformat(str(form.get("day", "")))
+        starts = time.fromisoformat(str(form.get("from", "")))
+        ends = time.fromisoformat(str(form.get("to", "")))
+        body = ExceptionCreate(
+            starts_at=datetime.combine(day, starts, tzinfo=zone),
+            ends_at=datetime.combine(day, ends, tzinfo=zone),
+            note=str(form.get("note", ""))[:200].strip() or None,
+        )
+    except (ValueError, ValidationError):
+        errors = {"opening": "invalid"}
+        return await _page(request, auth, session, user, status_code=422, errors=errors)
+    await availability.add_exception(
+        session, auth, user.id, body, ExceptionKind.OPENING, ip=client_ip(request)
+    )
+    return _back(auth, user)
+
+
+_KINDS = {"time-off": ExceptionKind.TIME_OFF, "openings": ExceptionKind.OPENING}
+
+
+@router.post("/settings/hours/{user_id}/{kind}/{entry_id}/remove")
+async def remove_entry(
     user_id: uuid.UUID,
+    kind: str,
     entry_id: uuid.UUID,
     request: Request,
     auth: Clinician,
     form: CheckedForm,
     session: DbSession,
 ) -> RedirectResponse:
-    """Remove a time-off range."""
+    """Remove a time-off range or a one-off opening."""
+    if kind not in _KINDS:
+        raise NotFound("No such entry.")
     await availability.remove_exception(
-        session, auth, user_id, entry_id, ExceptionKind.TIME_OFF, ip=client_ip(request)
+        session, auth, user_id, entry_id, _KINDS[kind], ip=client_ip(request)
     )
     user = await availability.staff_member(session, auth, user_id, write=True)
     return _back(auth, user)

@@ -18,7 +18,7 @@ from kura.auth.schemas import (
 from kura.auth.sessions import open_session, revoke_session, utcnow
 from kura.config import Settings
 from kura.db.session import DbSession
-from kura.errors import BadRequest, KuraError
+from kura.errors import KuraError
 from kura.handlers import Responses
 from kura.orgs.schemas import OrganizationRead
 from kura.request_info import client_ip
@@ -126,14 +126,12 @@ async def disable_mfa(
     body: MfaDisableRequest, auth: FullSession, request: Request, session: DbSession
 ) -> Response:
     """Turn MFA off (password and a current code); recovery codes are deleted."""
-    ip = client_ip(request)
-    if auth.user.password_hash is not None:  # Google-only accounts have no password to ask
-        if body.password is None:
-            raise BadRequest("Your password is required to turn two-step verification off.")
-        reauth = await service.recheck_password(session, auth, body.password, ip=ip)
-        if reauth is not None:
-            return _refused(reauth.error)
-    failure = await mfa.disable(session, _settings(request), auth, body.code, ip=ip)
-    if failure is not None:
-        return _refused(failure.error)
-    return Response(status_code=204)
+    refused = await service.turn_off_mfa(
+        session,
+        _settings(request),
+        auth,
+        password=body.password,
+        code=body.code,
+        ip=client_ip(request),
+    )
+    return _refused(refused) if refused is not None else Response(status_code=204)

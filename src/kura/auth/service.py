@@ -284,6 +284,27 @@ class ReauthFailure:
     error: KuraError
 
 
+async def turn_off_mfa(
+    session: AsyncSession,
+    settings: Settings,
+    auth: Authenticated,
+    *,
+    password: str | None,
+    code: str,
+    ip: str | None,
+) -> KuraError | None:
+    """Two-step verification off: the password (when the account has one), then a current
+    code. A refusal is returned, not raised: its counters and audit row must be committed."""
+    if auth.user.password_hash is not None:  # Google-only accounts have no password to ask
+        if password is None:
+            raise BadRequest("Your password is required to turn two-step verification off.")
+        reauth = await recheck_password(session, auth, password, ip=ip)
+        if reauth is not None:
+            return reauth.error
+    failure = await mfa.disable(session, settings, auth, code, ip=ip)
+    return failure.error if failure is not None else None
+
+
 async def recheck_password(
     session: AsyncSession, auth: Authenticated, password: str, *, ip: str | None
 ) -> ReauthFailure | None:

@@ -37,12 +37,13 @@ def install_workspace(app: FastAPI) -> None:
     from kura.workspace.note_pages import router as note_pages
     from kura.workspace.patient_pages import router as patient_pages
     from kura.workspace.practice_pages import router as practice
+    from kura.workspace.record_pages import router as records
     from kura.workspace.session_pages import router as sessions
     from kura.workspace.settings_pages import router as settings_pages
     from kura.workspace.today_pages import router as today
 
     pages = [sessions, today, alert_pages, agenda, patient_pages, note_pages, settings_pages]
-    for router in [*pages, hours, monitoring, practice, billing, account, exports]:
+    for router in [*pages, hours, monitoring, practice, billing, account, exports, records]:
         app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="workspace-static")
     app.add_exception_handler(PageError, page_error_response)

@@ -5,6 +5,7 @@ from, to). Yours, or anyone's for the owner."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from kura.auth.sessions import Authenticated
 from kura.bookings import availability
@@ -122,23 +124,16 @@ async def add_time_off(
     user_id: uuid.UUID, request: Request, auth: Clinician, form: CheckedForm, session: DbSession
 ) -> Response:
     """Whole local days off, first to last included (existing bookings stay)."""
-    user = await availability.staff_member(session, auth, user_id, write=True)
-    zone = practice_zone(auth.organization.timezone)
-    try:
+
+    def days(zone: ZoneInfo) -> tuple[datetime, datetime]:
         first = date.fromisoformat(str(form.get("first", "")))
         last = date.fromisoformat(str(form.get("last", "")) or str(first))
-        body = ExceptionCreate(
-            starts_at=datetime.combine(first, time.min, tzinfo=zone),
-            ends_at=datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
-            note=str(form.get("note", ""))[:200].strip() or None,
+        return (
+            datetime.combine(first, time.min, tzinfo=zone),
+            datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
         )
-    except (ValueError, ValidationError):
-        errors = {"time_off": "invalid"}
-        return await _page(request, auth, session, user, status_code=422, errors=errors)
-    await availability.add_exception(
-        session, auth, user.id, body, ExceptionKind.TIME_OFF, ip=client_ip(request)
-    )
-    return _back(auth, user)
+
+    return await _add_entry(request, auth, session, user_id, form, ExceptionKind.TIME_OFF, days)
 
 
 @router.post("/settings/hours/{user_id}/openings")
@@ -146,23 +141,39 @@ async def add_opening(
     user_id: uuid.UUID, request: Request, auth: Clinician, form: CheckedForm, session: DbSession
 ) -> Response:
     """One day's extra range outside the weekly hours (time off still wins over it)."""
-    user = await availability.staff_member(session, auth, user_id, write=True)
-    zone = practice_zone(auth.organization.timezone)
-    try:
+
+    def hours(zone: ZoneInfo) -> tuple[datetime, datetime]:
         day = date.fromisoformat(str(form.get("day", "")))
-        starts = time.fromisoformat(str(form.get("from", "")))
-        ends = time.fromisoformat(str(form.get("to", "")))
-        body = ExceptionCreate(
-            starts_at=datetime.combine(day, starts, tzinfo=zone),
-            ends_at=datetime.combine(day, ends, tzinfo=zone),
-            note=str(form.get("note", ""))[:200].strip() or None,
+        return (
+            datetime.combine(day, time.fromisoformat(str(form.get("from", ""))), tzinfo=zone),
+            datetime.combine(day, time.fromisoformat(str(form.get("to", ""))), tzinfo=zone),
         )
+
+    return await _add_entry(request, auth, session, user_id, form, ExceptionKind.OPENING, hours)
+
+
+_ERROR_KEYS = {ExceptionKind.TIME_OFF: "time_off", ExceptionKind.OPENING: "opening"}
+
+
+async def _add_entry(
+    request: Request,
+    auth: Authenticated,
+    session: DbSession,
+    user_id: uuid.UUID,
+    form: FormData,
+    kind: ExceptionKind,
+    typed_range: Callable[[ZoneInfo], tuple[datetime, datetime]],
+) -> Response:
+    """A time-off range or an opening from what was typed in the practice's zone."""
+    user = await availability.staff_member(session, auth, user_id, write=True)
+    try:
+        starts_at, ends_at = typed_range(practice_zone(auth.organization.timezone))
+        note = str(form.get("note", ""))[:200].strip() or None
+        body = ExceptionCreate(starts_at=starts_at, ends_at=ends_at, note=note)
     except (ValueError, ValidationError):
-        errors = {"opening": "invalid"}
+        errors = {_ERROR_KEYS[kind]: "invalid"}
         return await _page(request, auth, session, user, status_code=422, errors=errors)
-    await availability.add_exception(
-        session, auth, user.id, body, ExceptionKind.OPENING, ip=client_ip(request)
-    )
+    await availability.add_exception(session, auth, user.id, body, kind, ip=client_ip(request))
     return _back(auth, user)
 
 
